@@ -1,0 +1,133 @@
+"""Softmax in NumPy: the stable version the book uses, and the naive one it warns against.
+
+Softmax turns a vector of real scores (logits) into a probability vector:
+
+    softmax(z)_i = exp(z_i) / sum_j exp(z_j)
+
+Every function here works along one axis of an array of any shape and returns an
+array of the same shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+def _as_float_array(logits: ArrayLike, axis: int) -> NDArray[np.floating]:
+    """Check the input and return it as a floating-point array."""
+    x = np.asarray(logits)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise TypeError(f"softmax needs numbers, got an array of dtype {x.dtype}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    if x.ndim == 0:
+        raise ValueError("softmax needs at least one axis, got a scalar")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for an array of shape {x.shape}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"softmax over an empty axis: axis {axis} of shape {x.shape} has length 0")
+    return x
+
+
+def naive_softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
+    """Softmax straight from the definition, exp(z) / sum(exp(z)).
+
+    Shown only to be broken: exp overflows to inf for logits above about 709 in
+    float64 (88 in float32), and inf / inf is NaN.
+
+    Args:
+        logits: scores of any shape `(..., n, ...)`.
+        axis: the axis to normalise over.
+
+    Returns:
+        An array of the shape of `logits`.
+    """
+    x = _as_float_array(logits, axis)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(x)
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
+    """Numerically stable softmax along `axis`.
+
+    Subtracting the largest logit first changes nothing mathematically (softmax is
+    invariant to adding a constant) but keeps every exponent at or below 0, so
+    exp never overflows and the largest term is exactly 1.
+
+    Args:
+        logits: scores of any shape `(..., n, ...)`; integers are promoted to float64.
+        axis: the axis to normalise over.
+
+    Returns:
+        Probabilities of the shape of `logits`, non-negative, summing to 1 along `axis`.
+
+    Raises:
+        ValueError: for a scalar, an out-of-range axis or an empty axis.
+        TypeError: for non-numeric input.
+
+    Example:
+        >>> softmax([1.0, 2.0, 3.0]).round(3)
+        array([0.09 , 0.245, 0.665])
+    """
+    x = _as_float_array(logits, axis)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("softmax got a NaN or infinite logit; mask scores with a boolean mask instead")
+    shifted = x - x.max(axis=axis, keepdims=True)  # every entry <= 0
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_with_temperature(
+    logits: ArrayLike, temperature: float, axis: int = -1
+) -> NDArray[np.floating]:
+    """Softmax of `logits / temperature`.
+
+    A temperature below 1 sharpens the distribution towards the largest logit,
+    above 1 flattens it towards uniform.
+
+    Args:
+        logits: scores of any shape.
+        temperature: a positive number.
+        axis: the axis to normalise over.
+
+    Returns:
+        Probabilities of the shape of `logits`.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return softmax(np.asarray(logits, dtype=float) / temperature, axis=axis)
+
+
+def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
+    """Jacobian of softmax for one vector of logits.
+
+    With s = softmax(z), d s_i / d z_j = s_i (delta_ij - s_j), that is
+    diag(s) - s s^T.
+
+    Args:
+        logits: a vector of shape `(n,)`.
+
+    Returns:
+        The Jacobian, of shape `(n, n)`; entry `[i, j]` is d s_i / d z_j.
+    """
+    z = np.asarray(logits)
+    if z.ndim != 1:
+        raise ValueError(f"softmax_jacobian takes one vector of logits, got shape {z.shape}")
+    s = softmax(z)
+    return np.diag(s) - np.outer(s, s)
+
+
+def entropy(probabilities: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
+    """Shannon entropy in nats, -sum p log p, with 0 log 0 taken as 0.
+
+    Args:
+        probabilities: distributions along `axis`, shape `(..., n, ...)`.
+
+    Returns:
+        The entropies, with `axis` removed. 0 for a one-hot row, log(n) for a uniform one.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    logs = np.log(np.where(p > 0, p, 1.0))
+    return -(p * logs).sum(axis=axis)
