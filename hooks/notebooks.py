@@ -17,7 +17,9 @@
    weighs a quarter less.
 5. Exercises: a code cell tagged `solution` runs at build time like any other,
    and is shown folded in a <details> block that the reader opens.
-6. Page weight: the ~600 KB of CSS that mkdocs-jupyter inlines into every notebook
+6. Headings with the same text get the ids the table of contents links to
+   (`name`, `name_1`, ...), as Python-Markdown gives them; nbconvert repeats the id.
+7. Page weight: the ~600 KB of CSS that mkdocs-jupyter inlines into every notebook
    page is written once to a shared file and linked; the Mermaid loader (a CDN
    script) is dropped, as the book draws no Mermaid diagrams.
 """
@@ -53,6 +55,9 @@ _SVG_IMG = re.compile(r'<img alt="[^"]*"(?: class="[^"]*")? src="data:image/svg\
 _SVG_START = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)  # XML declaration, DOCTYPE, comments
 _H1_END = re.compile(r"</h1>")
 _SOLUTION = re.compile(r'<div class="jp-Cell jp-CodeCell jp-Notebook-cell[^"]*celltag_solution[^"]*">')
+_HEADING = re.compile(
+    r'(<h[1-6] id=")([^"]+)(">(?:(?!</h[1-6]>).)*?<a class="anchor-link" href="#)([^"]+)(")', re.DOTALL
+)
 _HREF = re.compile(r'href="([^":#?]+\.(?:py|md|ipynb))(#[^"]*)?"')
 
 
@@ -120,6 +125,21 @@ def _inline_svg(match: re.Match) -> str:
     return _SVG_START.sub("", svg, count=1).replace("<svg ", '<svg role="img" ', 1)
 
 
+def _unique_heading_ids(html: str) -> str:
+    seen: dict[str, int] = {}
+
+    def rename(match: re.Match) -> str:
+        anchor = match.group(2)
+        count = seen.get(anchor, 0)
+        seen[anchor] = count + 1
+        if count == 0:
+            return match.group(0)
+        unique = f"{anchor}_{count}"
+        return f"{match.group(1)}{unique}{match.group(3)}{unique}{match.group(5)}"
+
+    return _HEADING.sub(rename, html)
+
+
 def _fold_solutions(html: str) -> str:
     """Wrap every cell tagged `solution` (input and output) in a closed <details>."""
     pieces = []
@@ -169,6 +189,7 @@ def on_page_content(html: str, page, config, files) -> str:
         Path(config["site_dir"]) / posixpath.dirname(page.file.dest_uri) / notebook_name(page),
     )
     html = _fold_solutions(html)
+    html = _unique_heading_ids(html)
     download = (
         f'<p class="notebook-download"><a href="{notebook_name(page)}" download>'
         f"Download this chapter as a notebook</a> (it needs the book's <code>attention</code> "

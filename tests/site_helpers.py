@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+LOADED_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest"}  # not prev/next
 CHAPTERS = sorted((ROOT / "docs" / "chapters").glob("[0-9][0-9]_*.py"))
 
 
@@ -52,3 +55,55 @@ class SiteServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class PageLinks(HTMLParser):
+    """Collect ids, hyperlinks and the addresses of assets a page loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        elif tag in ("script", "img", "iframe", "source") and a.get("src"):
+            self.assets.append(a["src"])
+        elif tag == "link" and a.get("href") and a.get("rel") in LOADED_LINKS:
+            self.assets.append(a["href"])
+
+
+def parse(path: Path) -> PageLinks:
+    parser = PageLinks()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def chapter_page(site: Path, chapter: Path) -> Path:
+    return site / "chapters" / chapter.stem / "index.html"
+
+
+def resolve(site: Path, page: Path, href: str) -> tuple[Path, str]:
+    """The file and the anchor an internal href points at."""
+    page_url = "/" + page.relative_to(site).as_posix()
+    url = urlparse(urljoin(page_url, href))
+    target = site / unquote(url.path).lstrip("/")
+    if url.path.endswith("/") or target.is_dir():
+        target = target / "index.html"
+    return target, url.fragment
+
+
+def local_assets(site: Path, page: Path) -> set[Path]:
+    return {resolve(site, page, a)[0] for a in parse(page).assets if not urlparse(a).scheme}
+
+
+def page_weight(site: Path, page: Path) -> int:
+    """Bytes of the page plus the assets no other page uses (shared ones count for the site)."""
+    shared = set().union(*(local_assets(site, other) for other in page_paths(site) if other != page))
+    own = local_assets(site, page) - shared
+    return page.stat().st_size + sum(path.stat().st_size for path in own)

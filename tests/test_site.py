@@ -1,0 +1,64 @@
+"""The built site, read as files: links resolve, notebooks download, pages stay light,
+and nothing is fetched from another host."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import jupytext
+import nbformat
+import pytest
+
+from site_helpers import CHAPTERS, chapter_page, page_paths, page_weight, parse, resolve
+
+PAGE_BUDGET = 300 * 1024  # bytes of HTML and page-specific assets per chapter page
+
+
+def test_the_book_has_chapters():
+    assert len(CHAPTERS) >= 2
+
+
+def test_every_internal_link_and_anchor_resolves(built_site):
+    broken = []
+    for page in page_paths(built_site):
+        parsed = parse(page)
+        for href in parsed.links + parsed.assets:
+            if urlparse(href).scheme or href.startswith(("mailto:", "//")):
+                continue
+            target, anchor = resolve(built_site, page, href)
+            if not target.exists():
+                broken.append(f"{page.relative_to(built_site)}: {href} (no file)")
+            elif anchor and target.suffix == ".html" and anchor not in parse(target).ids:
+                broken.append(f"{page.relative_to(built_site)}: {href} (no anchor)")
+    assert not broken, "\n".join(broken)
+
+
+def test_notebook_links_point_at_pages_not_sources(built_site):
+    for chapter in CHAPTERS:
+        links = parse(chapter_page(built_site, chapter)).links
+        assert not [h for h in links if re.search(r"\.(py|md)(#|$)", h)], links
+
+
+def test_nothing_is_loaded_from_another_host(built_site):
+    for page in page_paths(built_site):
+        external = [src for src in parse(page).assets if urlparse(src).netloc]
+        assert not external, f"{page}: {external}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_offers_its_notebook(built_site, chapter):
+    page = chapter_page(built_site, chapter)
+    downloads = [h for h in parse(page).links if h.endswith(".ipynb")]
+    assert downloads == [f"{chapter.stem}.ipynb"]
+    notebook = nbformat.read(page.parent / downloads[0], as_version=4)
+    nbformat.validate(notebook)
+    source = jupytext.read(chapter)
+    assert [c.source for c in notebook.cells] == [c.source for c in source.cells]
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_page_weight_is_within_budget(built_site, chapter):
+    weight = page_weight(built_site, chapter_page(built_site, chapter))
+    assert weight <= PAGE_BUDGET, f"{chapter.stem}: {weight / 1024:.0f} KB"
