@@ -95,7 +95,7 @@ def use_book_style() -> None:
 
 def _to_numpy(weights: Any) -> np.ndarray:
     if hasattr(weights, "detach"):  # a torch tensor
-        weights = weights.detach().cpu().float().numpy()
+        weights = weights.detach().cpu().double().numpy()
     return np.asarray(weights, dtype=float)
 
 
