@@ -91,7 +91,9 @@ def check_attention_shapes(
     return scores_batch + (query_shape[-2], key_shape[-2])
 
 
-def check_mask(mask_shape: Shape, mask_dtype: object, is_boolean: bool, scores_shape: Shape) -> None:
+def check_mask(
+    mask_shape: Shape, mask_dtype: object, is_boolean: bool, scores_shape: Shape
+) -> None:
     """Raise unless the mask is boolean and broadcasts to the scores `(..., Tq, Tk)`.
 
     A mask may leave out leading dims or have size 1 where the scores do not,

@@ -78,7 +78,7 @@ def padding_mask(
     if isinstance(lengths, torch.Tensor):
         if lengths.ndim != 1:
             raise ValueError(f"lengths must be 1-D (batch,), got shape {tuple(lengths.shape)}")
-        if lengths.dtype == torch.bool or lengths.dtype.is_floating_point or lengths.dtype.is_complex:
+        if lengths.dtype == torch.bool or lengths.dtype.is_floating_point or lengths.is_complex():
             raise TypeError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
         check_lengths(lengths.tolist(), max_len)
         lengths_tensor = lengths

@@ -70,12 +70,17 @@ class MultiHeadAttention(nn.Module):
         (True, None)
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(
+        self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True
+    ) -> None:
         super().__init__()
         d_model = check_count("d_model", d_model)
         num_heads = check_count("num_heads", num_heads)
         if d_model == 0 or num_heads == 0:
-            raise ValueError(f"d_model and num_heads must be positive, got d_model={d_model}, num_heads={num_heads}")
+            raise ValueError(
+                "d_model and num_heads must be positive, "
+                f"got d_model={d_model}, num_heads={num_heads}"
+            )
         if d_model % num_heads != 0:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.d_model = d_model
@@ -170,7 +175,9 @@ class MultiHeadAttention(nn.Module):
             ValueError: it uses kdim/vdim != embed_dim, add_bias_kv or add_zero_attn.
         """
         if not isinstance(module, nn.MultiheadAttention):
-            raise TypeError(f"from_torch takes an nn.MultiheadAttention, got {type(module).__name__}")
+            raise TypeError(
+                f"from_torch takes an nn.MultiheadAttention, got {type(module).__name__}"
+            )
         if module.kdim != module.embed_dim or module.vdim != module.embed_dim:
             raise ValueError(
                 f"kdim={module.kdim} and vdim={module.vdim} must equal embed_dim={module.embed_dim}"
@@ -183,13 +190,14 @@ class MultiHeadAttention(nn.Module):
         has_bias = module.in_proj_bias is not None
         ours = cls(module.embed_dim, module.num_heads, dropout=module.dropout, bias=has_bias)
         ours = ours.to(device=module.in_proj_weight.device, dtype=module.in_proj_weight.dtype)
+        projections = (ours.w_q, ours.w_k, ours.w_v)
         with torch.no_grad():
             # in_proj_weight stacks W_q, W_k, W_v: (3 * d_model, d_model).
-            for ours_linear, weight in zip((ours.w_q, ours.w_k, ours.w_v), module.in_proj_weight.chunk(3)):
-                ours_linear.weight.copy_(weight)
+            for linear, weight in zip(projections, module.in_proj_weight.chunk(3)):
+                linear.weight.copy_(weight)  # (d_model, d_model)
             ours.w_o.weight.copy_(module.out_proj.weight)
             if has_bias:
-                for ours_linear, bias in zip((ours.w_q, ours.w_k, ours.w_v), module.in_proj_bias.chunk(3)):
-                    ours_linear.bias.copy_(bias)
+                for linear, bias in zip(projections, module.in_proj_bias.chunk(3)):
+                    linear.bias.copy_(bias)  # (d_model,)
                 ours.w_o.bias.copy_(module.out_proj.bias)
         return ours.train(module.training)

@@ -144,7 +144,8 @@ def numpy_scaled_dot_product_attention(
         mask = _as_mask(mask, scores_shape)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else check_scale(scale)
 
-    scores = (query * scale) @ np.swapaxes(key, -2, -1)  # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
+    # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
+    scores = (query * scale) @ np.swapaxes(key, -2, -1)  # (..., Tq, Tk)
     weights = numpy_masked_softmax(scores, mask, axis=-1)  # (..., Tq, Tk)
     output = weights @ value  # (..., Tq, Tk) @ (..., Tk, d_v) -> (..., Tq, d_v)
     return output, weights

@@ -49,6 +49,11 @@ def masked_softmax(
       and its masked entries are exactly 0;
     * a fully masked row is all zeros, and its gradient is zero, never NaN.
 
+    Filling with the dtype's most negative finite value, torch.finfo(dtype).min,
+    instead of -inf would avoid the NaN but give a fully masked row uniform
+    weights, and masked entries would not be exactly 0 if the allowed scores
+    were themselves that negative.
+
     Args:
         scores: real scores of any shape, e.g. `(..., queries, keys)`.
         mask: bool, broadcastable to `scores.shape`, True = keep; None keeps all.
@@ -68,7 +73,7 @@ def masked_softmax(
     if mask is None:
         return torch.softmax(scores, dim=dim)
     check_torch_mask(mask, scores.shape)
-    mask = mask.reshape((1,) * (scores.ndim - mask.ndim) + mask.shape)  # a view, as many dims as scores
+    mask = mask.reshape((1,) * (scores.ndim - mask.ndim) + mask.shape)  # as many dims as scores
     fully_masked = ~mask.any(dim=dim, keepdim=True)  # size 1 along dim
     scores = scores.masked_fill(~mask, float("-inf"))  # a new tensor: safe to edit in place
     scores.masked_fill_(fully_masked, 0.0)  # no row is all -inf any more
@@ -122,7 +127,8 @@ def scaled_dot_product_attention(
         check_float_tensor(name, x)
     if not query.dtype == key.dtype == value.dtype:
         raise TypeError(
-            f"query, key and value must share a dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
+            "query, key and value must share a dtype, "
+            f"got {query.dtype}, {key.dtype} and {value.dtype}"
         )
     scores_shape = check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
     if mask is not None:
@@ -130,7 +136,8 @@ def scaled_dot_product_attention(
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else check_scale(scale)
 
     # Scale the queries rather than the scores: (..., Tq, d_k) is usually the smaller tensor.
-    scores = (query * scale) @ key.transpose(-2, -1)  # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
+    # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
+    scores = (query * scale) @ key.transpose(-2, -1)  # (..., Tq, Tk)
     weights = masked_softmax(scores, mask, dim=-1)  # (..., Tq, Tk)
     if dropout is not None:
         weights = dropout(weights)

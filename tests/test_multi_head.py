@@ -73,8 +73,8 @@ def test_from_torch_computes_what_pytorch_computes(case):
     elif case["average_attn_weights"]:
         torch.testing.assert_close(weights.mean(dim=1), expected_weights, rtol=0, atol=1e-10)
     else:
-        assert weights.shape == (query.shape[0] if module.batch_first else query.shape[1],
-                                 module.num_heads, output.shape[1], case["key"].shape[1])
+        batch, num_queries, num_keys = case["query"].shape[0], case["query"].shape[1], case["key"].shape[1]
+        assert weights.shape == (batch, module.num_heads, num_queries, num_keys)
         torch.testing.assert_close(weights, expected_weights, rtol=0, atol=1e-10)
 
 
@@ -157,6 +157,26 @@ def test_fused_path_without_weights_gives_the_same_output(mask):
     fast, weights = module(x, x, x, mask=mask, need_weights=False)
     assert weights is None
     torch.testing.assert_close(fast, output, rtol=0, atol=1e-12)
+
+
+def test_fused_path_gives_zeros_even_if_pytorch_gave_nan(monkeypatch):
+    """Some PyTorch versions and backends return NaN for a query with no allowed key."""
+
+    def attention_with_an_additive_mask(query, key, value, attn_mask=None, dropout_p=0.0):
+        scores = (query @ key.transpose(-2, -1)) / query.shape[-1] ** 0.5
+        if attn_mask is not None:  # -inf added, as many fused kernels do: NaN rows, NaN gradients
+            scores = scores + torch.zeros(attn_mask.shape, dtype=scores.dtype).masked_fill(~attn_mask, float("-inf"))
+        return torch.softmax(scores, dim=-1) @ value
+
+    module = make_module()
+    x = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+    mask = causal_mask(5) & padding_mask([5, 0, 2], 5)
+    expected, _ = module(x, x, x, mask=mask)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", attention_with_an_additive_mask)
+    fast, _ = module(x, x, x, mask=mask, need_weights=False)
+    torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
+    fast.square().sum().backward()
+    assert torch.isfinite(x.grad).all()
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
