@@ -14,7 +14,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADED_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest"}  # not prev/next
-CHAPTERS = sorted((ROOT / "docs" / "chapters").glob("[0-9][0-9]_*.py"))
+CHAPTERS = sorted((ROOT / "docs" / "chapters").glob("*.py"))
 
 
 def build_site(site_dir: Path) -> subprocess.CompletedProcess:
