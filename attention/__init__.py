@@ -6,6 +6,8 @@ reader copies from a page is the code the tests cover.
 
 from attention.additive import AdditiveAttention
 from attention.kernel_regression import (
+    attention_pooling,
+    average_pooling,
     gaussian_kernel_weights,
     make_regression_data,
     nadaraya_watson,
@@ -31,6 +33,8 @@ from attention.softmax import (
 )
 
 __all__ = [
+    "attention_pooling",
+    "average_pooling",
     "gaussian_kernel_weights",
     "make_regression_data",
     "nadaraya_watson",

@@ -11,6 +11,7 @@ unless REQUIRE_BROWSER=1 (as .ci/run sets), when it fails.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -74,13 +75,27 @@ def make_driver() -> webdriver.Chrome:
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
-        "--window-size=1280,2000",
+        "--window-size=1280,1000",
         # Refuse every host but localhost: names resolve to nothing.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def save_full_page_screenshot(driver: webdriver.Chrome, path: Path) -> None:
+    """The whole page, not only the window: what a reader scrolls through."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
@@ -142,7 +157,7 @@ def test_pages_render_offline(built_site, server, driver):
         wait_for_math(driver)
         report = driver.execute_script(PAGE_REPORT_JS)
         name = rel.replace("/", "_").removesuffix(".html")
-        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{scheme}.png"))
+        save_full_page_screenshot(driver, SCREENSHOTS / f"{name}-{scheme}.png")
 
         expected = "slate" if scheme == "dark" else "default"
         if report["scheme"] != expected:
