@@ -19,6 +19,8 @@ def _as_float_array(logits: ArrayLike, axis: int) -> NDArray[np.floating]:
     x = np.asarray(logits)
     if x.dtype == object or not np.issubdtype(x.dtype, np.number):
         raise TypeError(f"softmax needs numbers, got an array of dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise TypeError(f"softmax needs real numbers, got an array of dtype {x.dtype}")
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     if x.ndim == 0:
@@ -42,6 +44,12 @@ def naive_softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
 
     Returns:
         An array of the shape of `logits`.
+
+    Example:
+        >>> naive_softmax([1.0, 2.0, 3.0]).round(3)  # fine for small logits
+        array([0.09 , 0.245, 0.665])
+        >>> naive_softmax([1000.0, 999.0])  # exp(1000) is inf, and inf / inf is NaN
+        array([nan, nan])
     """
     x = _as_float_array(logits, axis)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -64,16 +72,22 @@ def softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
         Probabilities of the shape of `logits`, non-negative, summing to 1 along `axis`.
 
     Raises:
-        ValueError: for a scalar, an out-of-range axis or an empty axis.
-        TypeError: for non-numeric input.
+        ValueError: for a scalar, an out-of-range axis, an empty axis, or a NaN or
+            infinite logit (the message gives its index).
+        TypeError: for non-numeric or complex input.
 
     Example:
         >>> softmax([1.0, 2.0, 3.0]).round(3)
         array([0.09 , 0.245, 0.665])
     """
     x = _as_float_array(logits, axis)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("softmax got a NaN or infinite logit; mask scores with a boolean mask instead")
+    finite = np.isfinite(x)
+    if not np.all(finite):
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"softmax got a NaN or infinite logit ({x[where]} at index {where} of an array of "
+            f"shape {x.shape}); mask scores with a boolean mask instead"
+        )
     shifted = x - x.max(axis=axis, keepdims=True)  # every entry <= 0
     e = np.exp(shifted)
     return e / e.sum(axis=axis, keepdims=True)
@@ -94,6 +108,13 @@ def softmax_with_temperature(
 
     Returns:
         Probabilities of the shape of `logits`.
+
+    Raises:
+        ValueError: for a temperature that is not positive (0, negative or NaN).
+
+    Example:
+        >>> softmax_with_temperature([1.0, 2.0, 3.0], 0.5).round(3)  # sharper than T = 1
+        array([0.016, 0.117, 0.867])
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -110,7 +131,13 @@ def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
         logits: a vector of shape `(n,)`.
 
     Returns:
-        The Jacobian, of shape `(n, n)`; entry `[i, j]` is d s_i / d z_j.
+        The Jacobian, of shape `(n, n)`; entry `[i, j]` is d s_i / d z_j. It is
+        symmetric and each of its rows sums to 0.
+
+    Example:
+        >>> softmax_jacobian([0.0, 0.0])  # s = (1/2, 1/2)
+        array([[ 0.25, -0.25],
+               [-0.25,  0.25]])
     """
     z = np.asarray(logits)
     if z.ndim != 1:
@@ -127,7 +154,11 @@ def entropy(probabilities: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
 
     Returns:
         The entropies, with `axis` removed. 0 for a one-hot row, log(n) for a uniform one.
+
+    Example:
+        >>> entropy([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]).round(4)  # log 4 = 1.3863
+        array([0.    , 1.3863])
     """
     p = np.asarray(probabilities, dtype=float)
     logs = np.log(np.where(p > 0, p, 1.0))
-    return -(p * logs).sum(axis=axis)
+    return -(p * logs).sum(axis=axis) + 0.0  # + 0.0 turns -0.0 (one-hot rows) into 0.0
