@@ -359,8 +359,9 @@ Markdown(
 # vectors, and getting the shapes right is most of the work of implementing it. Take
 # one query of dimension 8, five keys of dimension 8, and five values of dimension
 # 10. For scores we use the plain dot product $a(q, k_i) = q \cdot k_i$, which is
-# large when the two vectors point the same way; Chapters 4 and 5 look at
-# dot-product scores properly, including why they need scaling.
+# large when the two vectors point the same way; [Chapter 4](04_dot_product_attention.py)
+# and [Chapter 5](05_scaled_dot_product_attention.py) look at dot-product scores
+# properly, including why they need scaling.
 
 # %%
 q = rng.normal(size=(1, 8))  # one query of dimension 8
@@ -447,8 +448,9 @@ except ValueError as error:
 #   values give $n_q \times n_k$ weights and $n_q \times d_v$ outputs.
 #
 # Kernel regression compares queries and keys with a fixed rule and has no
-# parameters to learn. What comes next is the evolution this book is named for,
-# starting at version 0, additive attention, where a small neural network learns
+# parameters to learn. What comes next is [the evolution](evolution_at_a_glance.py)
+# this book is named for, starting at [version 0, additive
+# attention](03_additive_attention.py), where a small neural network learns
 # the score function from data, and going step by step to the multi-head
 # attention of the Transformer.
 
