@@ -5,6 +5,7 @@ reader copies from a page is the code the tests cover.
 """
 
 from attention.additive import AdditiveAttention
+from attention.cross_attention import CrossAttention
 from attention.kernel_regression import (
     attention_pooling,
     average_pooling,
@@ -24,6 +25,7 @@ from attention.numpy_attention import (
 )
 from attention.plotting import plot_attention_weights, use_book_style
 from attention.scaled_dot_product import masked_softmax, scaled_dot_product_attention
+from attention.self_attention import SelfAttention
 from attention.softmax import (
     entropy,
     naive_softmax,
@@ -48,7 +50,9 @@ __all__ = [
     "softmax_jacobian",
     "softmax_with_temperature",
     "AdditiveAttention",
+    "CrossAttention",
     "MultiHeadAttention",
+    "SelfAttention",
     "causal_mask",
     "masked_softmax",
     "numpy_causal_mask",
