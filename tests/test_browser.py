@@ -55,6 +55,8 @@ return {
   text: clone.innerText,
   mathjax: document.querySelectorAll(".MathJax, .MathJax_Display").length,
   mathjaxErrors: document.querySelectorAll(".MathJax_Error, merror").length,
+  // The hidden text behind each copy button must stay the code, untouched by MathJax.
+  typesetCode: document.querySelectorAll(".clipboard-copy-txt .MathJax, .clipboard-copy-txt script").length,
   images: images,
   svgs: svgs,
   scheme: document.body.getAttribute("data-md-color-scheme"),
@@ -166,6 +168,8 @@ def test_pages_render_offline(built_site, server, driver):
             if raw in report["text"]:
                 at = report["text"].index(raw)
                 problems.append(f"{rel}: raw {raw!r} in text: ...{report['text'][max(0, at - 60):at + 60]!r}")
+        if report["typesetCode"]:
+            problems.append(f"{rel}: MathJax typeset {report['typesetCode']} formulas inside code to copy")
         if report["mathjaxErrors"]:
             problems.append(f"{rel}: {report['mathjaxErrors']} MathJax errors")
         for img in report["images"]:

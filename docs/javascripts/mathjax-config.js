@@ -11,7 +11,10 @@ window.MathJax = {
     inlineMath: [["$", "$"], ["\\(", "\\)"]],
     displayMath: [["$$", "$$"], ["\\[", "\\]"]],
     processEscapes: true,
-    processEnvironments: true
+    processEnvironments: true,
+    // mkdocs-jupyter keeps each code cell's text in a hidden div for its copy
+    // button: typesetting a "$" there would garble the code a reader copies.
+    ignoreClass: "tex2jax_ignore|clipboard-copy-txt"
   },
   "HTML-CSS": {
     availableFonts: ["STIX-Web"],
