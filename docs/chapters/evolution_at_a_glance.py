@@ -13,4 +13,147 @@
 # %% [markdown]
 # # The evolution at a glance
 #
-# This chapter is being written.
+# Part II follows one idea through seven versions, from the attention that first
+# helped neural networks translate to the multi-head attention inside every
+# Transformer. Each version changes one thing about the one before and keeps the
+# rest. This page lays the seven side by side: what each adds, how many parameters it
+# learns, and how much it computes. (One of the sources numbers the steps 1 to 7; this
+# book numbers them 0 to 6, like the English tutorial that source retells.)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown
+
+from attention.cost import projection_cost
+from attention.evolution import VERSIONS, evolution_table, version_cost
+from attention.plotting import COLORS, use_book_style
+
+use_book_style()
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## The path
+#
+# Every version computes the same thing: scores between queries and keys, a softmax
+# that turns each query's scores into weights, and a weighted average of the values
+# ([Chapter 2](02_queries_keys_values.py)). What evolves is where the scores come
+# from and where the queries, keys and values come from.
+#
+# - **Version 0**, additive attention, scores a query against a key with a small
+#   learned network, $w^\top \tanh(W_q q + W_k k)$.
+# - **Version 1** replaces the network by the dot product $q \cdot k$: nothing to
+#   learn, and one matrix product for all keys.
+# - **Version 2** divides the dot product by $\sqrt{d}$, so that the scores keep a
+#   spread of about 1 whatever the size $d$ of the vectors, and the softmax does not
+#   saturate.
+# - **Version 3** asks many queries at once: a matrix of queries, one softmax per
+#   row.
+# - **Version 4**, cross-attention, stops using the input as it is: keys and values
+#   become two learned projections of it, $K = X W_K$ and $V = X W_V$.
+# - **Version 5**, self-attention, projects the queries from the same input,
+#   $Q = X W_Q$: every position attends to every position of its own sequence.
+# - **Version 6**, multi-head attention, cuts the projections into several heads that
+#   attend separately, and mixes their results with an output projection $W_O$.
+#
+# Masks are not a version of their own: any of the seven can be told which keys each
+# query may attend to. [Masks](09_masks.py) has a chapter of its own, just before
+# version 6.
+#
+# ## The table
+#
+# The table is computed from the book's package when this page is built
+# (`attention.evolution.evolution_table`). The parameters are counted on the
+# package's own modules (`AdditiveAttention`, `CrossAttention`, `SelfAttention`,
+# `MultiHeadAttention`; versions 1 to 3 are a function with nothing to learn), and
+# the FLOPs come from the formulas of `attention.cost`, which the package's tests
+# check against PyTorch's FLOP counter.
+
+# %%
+d, hidden, heads, seq_len = 64, 64, 8, 128  # the reference sizes
+rows = evolution_table(d=d, seq_len=seq_len, hidden=hidden, heads=heads)
+
+# %% tags=["remove-input"]
+lines = [
+    "| version | what it adds | parameters | FLOPs |",
+    "|---|---|---:|---:|",
+]
+for row in rows:
+    v = row.version
+    lines.append(
+        f"| [{v.number}: {v.name}]({v.chapter}) | {v.adds} "
+        f"| {row.parameters:,} | {row.cost.total:,} |"
+    )
+Markdown(
+    f"**Table 1.** The seven versions on one sequence of $T = {seq_len}$ input vectors of "
+    f"size $d = {d}$ (additive attention's hidden size {hidden}, multi-head attention's "
+    f"{heads} heads of size {d // heads}). Versions 0 to 2 attend from one query; from "
+    f"version 3 on there is one query per position. FLOPs count one forward pass, "
+    f"biases left out.\n\n" + "\n".join(lines)
+)
+
+# %% tags=["remove-input"]
+r = rows
+core = r[3].cost.total
+one_projection = projection_cost(seq_len, d, d).total  # (T, d) @ (d, d)
+Markdown(
+    f"Read down the parameters column and the story is one of *adding* learned "
+    f"matrices. Version 0 learns {r[0].parameters:,} numbers; the dot product of "
+    f"versions 1 to 3 learns none; cross-attention adds two $d \\times d$ projections "
+    f"({r[4].parameters:,} numbers), self-attention a third ({r[5].parameters:,}), and "
+    f"multi-head attention the output projection and four bias vectors "
+    f"({r[6].parameters:,}, the same for any number of heads). "
+    f"The FLOPs column tells a second story. For the same single query, the dot "
+    f"product of version 1 costs {r[0].cost.total / r[1].cost.total:.0f} times less than "
+    f"the additive network of version 0, one reason it replaced it. Going from one "
+    f"query to {seq_len} (version 3) multiplies the work by about "
+    f"{core / r[2].cost.total:.0f}. After that, each learned $d \\times d$ projection "
+    f"adds {one_projection / core:.0%} of version 3's work at this length: "
+    f"self-attention, with three, does {r[5].cost.total / core:.2f} times the work of "
+    f"version 3, and multi-head attention, with four, {r[6].cost.total / core:.2f} times."
+)
+
+# %% [markdown]
+# ## How the cost grows with the length
+#
+# The projections cost time proportional to the length $T$ of the sequence, the
+# attention itself (a $T \times T$ matrix of scores) time proportional to $T^2$.
+# Which one dominates depends on the length:
+
+# %%
+lengths = np.unique(np.logspace(0, 13, 40, base=2).astype(int))  # 1 to 8192
+styles = ["-", "-", "--", "-", "-", "--", ":"]
+fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+for v, style in zip(VERSIONS, styles):
+    flops = [version_cost(v.number, int(t), d, hidden, heads).total
+             for t in lengths]
+    ax.plot(lengths, flops, style, color=COLORS[v.number % len(COLORS)],
+            label=f"{v.number}: {v.name}")
+ax.set(xscale="log", yscale="log", xlabel="sequence length $T$ (log scale)",
+       ylabel="FLOPs per sequence (log scale)")
+ax.minorticks_off()
+ax.legend(loc="upper left", ncols=2)
+plt.show()
+
+# %% tags=["remove-input"]
+t_grid = np.arange(1, 4096)
+projections = 4 * 2 * t_grid * d * d  # W_Q, W_K, W_V, W_O: 2 T d^2 FLOPs each
+attend = np.array([version_cost(6, int(t), d=d, heads=heads).matmul for t in t_grid]) - projections
+crossover = int(t_grid[np.argmax(attend >= projections)])
+Markdown(
+    f"**Figure 1.** FLOPs of one forward pass against the length of the sequence, "
+    f"with $d = {d}$, both axes logarithmic. Versions 0 to 2 (one query) grow like $T$: "
+    f"straight lines of slope 1, additive attention above the dot products, whose "
+    f"lines coincide. From version 3 on every position asks a query, and the curves "
+    f"bend up to slope 2, the $T^2$ of the score matrix. Versions 4 to 6 start higher, "
+    f"where their projections dominate, and join version 3 as $T$ grows."
+)
+
+# %% tags=["remove-input"]
+Markdown(
+    f"For multi-head attention with $d = {d}$, the $T \\times T$ part (scores and "
+    f"weighted sum, $4 T^2 d$ FLOPs) overtakes the four projections ($8 T d^2$) at "
+    f"$T = {crossover}$, that is at $T = 2d$. Past that length, and modern models read "
+    f"many thousands of tokens, attention's cost is the cost of its score matrix, which "
+    f"is what later work on efficient attention attacks."
+)
