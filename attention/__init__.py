@@ -2,10 +2,18 @@
 
 Every function and module the chapters teach lives here, tested, so that what a
 reader copies from a page is the code the tests cover.
+
+The NumPy parts are imported at once. The PyTorch parts are imported the first
+time one of their names is used (`attention.MultiHeadAttention`, or
+`from attention import MultiHeadAttention`), so NumPy-only code does not pay the
+second or two that importing torch costs.
 """
 
-from attention.additive import AdditiveAttention
-from attention.cross_attention import CrossAttention
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from attention.kernel_regression import (
     attention_pooling,
     average_pooling,
@@ -15,8 +23,6 @@ from attention.kernel_regression import (
     squared_distances,
     target_function,
 )
-from attention.masks import causal_mask, padding_mask
-from attention.multi_head import MultiHeadAttention
 from attention.numpy_attention import (
     numpy_causal_mask,
     numpy_masked_softmax,
@@ -24,8 +30,6 @@ from attention.numpy_attention import (
     numpy_scaled_dot_product_attention,
 )
 from attention.plotting import plot_attention_weights, use_book_style
-from attention.scaled_dot_product import masked_softmax, scaled_dot_product_attention
-from attention.self_attention import SelfAttention
 from attention.softmax import (
     entropy,
     naive_softmax,
@@ -34,31 +38,51 @@ from attention.softmax import (
     softmax_with_temperature,
 )
 
+# name -> the module that defines it; these modules import torch.
+_TORCH_NAMES = {
+    "AdditiveAttention": "attention.additive",
+    "CrossAttention": "attention.cross_attention",
+    "MultiHeadAttention": "attention.multi_head",
+    "SelfAttention": "attention.self_attention",
+    "causal_mask": "attention.masks",
+    "padding_mask": "attention.masks",
+    "masked_softmax": "attention.scaled_dot_product",
+    "scaled_dot_product_attention": "attention.scaled_dot_product",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _TORCH_NAMES:
+        raise AttributeError(f"module 'attention' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_TORCH_NAMES[name]), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TORCH_NAMES))
+
+
 __all__ = [
+    # NumPy
     "attention_pooling",
     "average_pooling",
+    "entropy",
     "gaussian_kernel_weights",
     "make_regression_data",
     "nadaraya_watson",
-    "plot_attention_weights",
-    "squared_distances",
-    "target_function",
-    "use_book_style",
-    "entropy",
     "naive_softmax",
-    "softmax",
-    "softmax_jacobian",
-    "softmax_with_temperature",
-    "AdditiveAttention",
-    "CrossAttention",
-    "MultiHeadAttention",
-    "SelfAttention",
-    "causal_mask",
-    "masked_softmax",
     "numpy_causal_mask",
     "numpy_masked_softmax",
     "numpy_padding_mask",
     "numpy_scaled_dot_product_attention",
-    "padding_mask",
-    "scaled_dot_product_attention",
+    "plot_attention_weights",
+    "softmax",
+    "softmax_jacobian",
+    "softmax_with_temperature",
+    "squared_distances",
+    "target_function",
+    "use_book_style",
+    # PyTorch
+    *_TORCH_NAMES,
 ]
