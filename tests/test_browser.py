@@ -42,7 +42,7 @@ RAW_TEX = ("$", "\\(", "\\)", "\\[", "\\]")
 PAGE_REPORT_JS = """
 const article = document.querySelector("article");
 const clone = article.cloneNode(true);
-clone.querySelectorAll("pre, code, script, style, .MathJax_Preview, .MJX_Assistive_MathML, .highlight, .highlight-ipynb")
+clone.querySelectorAll("pre, code, script, style, .MathJax_Preview, .MJX_Assistive_MathML, .highlight, .highlight-ipynb, .clipboard-copy-txt")
   .forEach(e => e.remove());
 const images = [...article.querySelectorAll("img")].map(img => ({
   src: img.currentSrc.slice(0, 80), complete: img.complete, width: img.naturalWidth
