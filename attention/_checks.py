@@ -134,6 +134,22 @@ def check_count(name: str, value: object) -> int:
     return int(value)
 
 
+def check_causal_sizes(num_queries: object, num_keys: object | None) -> tuple[int, int]:
+    """Return (num_queries, num_keys) for a causal mask; num_keys None means num_queries.
+
+    The queries are the last positions of the key sequence, so there cannot be
+    more queries than keys.
+    """
+    num_queries = check_count("num_queries", num_queries)
+    num_keys = num_queries if num_keys is None else check_count("num_keys", num_keys)
+    if num_keys < num_queries:
+        raise ValueError(
+            f"causal_mask needs num_keys >= num_queries (queries are the last positions "
+            f"of the key sequence), got num_queries={num_queries}, num_keys={num_keys}"
+        )
+    return num_queries, num_keys
+
+
 def check_lengths(lengths: Sequence[object], max_len: int) -> list[int]:
     """Return the sequence lengths as ints, each checked to lie in [0, max_len]."""
     max_len = check_count("max_len", max_len)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from attention._checks import check_count, check_lengths
+from attention._checks import check_causal_sizes, check_lengths
 
 
 def causal_mask(
@@ -43,13 +43,7 @@ def causal_mask(
         tensor([[1, 1, 1, 0],
                 [1, 1, 1, 1]], dtype=torch.int32)
     """
-    num_queries = check_count("num_queries", num_queries)
-    num_keys = num_queries if num_keys is None else check_count("num_keys", num_keys)
-    if num_keys < num_queries:
-        raise ValueError(
-            f"causal_mask needs num_keys >= num_queries (queries are the last positions "
-            f"of the key sequence), got num_queries={num_queries}, num_keys={num_keys}"
-        )
+    num_queries, num_keys = check_causal_sizes(num_queries, num_keys)
     ones = torch.ones(num_queries, num_keys, dtype=torch.bool, device=device)  # (Tq, Tk)
     return torch.tril(ones, diagonal=num_keys - num_queries)  # keep j <= i + (Tk - Tq)
 

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from attention._checks import (
     Shape,
     check_attention_shapes,
-    check_count,
+    check_causal_sizes,
     check_lengths,
     check_mask,
     check_scale,
@@ -52,13 +52,7 @@ def numpy_causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[
         array([[1, 1, 0],
                [1, 1, 1]])
     """
-    num_queries = check_count("num_queries", num_queries)
-    num_keys = num_queries if num_keys is None else check_count("num_keys", num_keys)
-    if num_keys < num_queries:
-        raise ValueError(
-            f"causal_mask needs num_keys >= num_queries (queries are the last positions "
-            f"of the key sequence), got num_queries={num_queries}, num_keys={num_keys}"
-        )
+    num_queries, num_keys = check_causal_sizes(num_queries, num_keys)
     return np.tri(num_queries, num_keys, k=num_keys - num_queries, dtype=bool)  # (Tq, Tk)
 
 
