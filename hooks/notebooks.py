@@ -17,8 +17,10 @@
    weighs a quarter less.
 5. Exercises: a code cell tagged `solution` runs at build time like any other,
    and is shown folded in a <details> block that the reader opens.
-6. Headings with the same text get the ids the table of contents links to
-   (`name`, `name_1`, ...), as Python-Markdown gives them; nbconvert repeats the id.
+6. The table of contents is made from the page's own headings. mkdocs-jupyter
+   derives it from a Markdown rendering of the source, which drops inline code
+   from headings, so its names and anchors could miss the page's. Headings with
+   the same text get unique ids (`name`, `name_1`, ...); nbconvert repeats them.
 7. Page weight: the ~600 KB of CSS that mkdocs-jupyter inlines into every notebook
    page is written once to a shared file and linked; the Mermaid loader (a CDN
    script) is dropped, as the book draws no Mermaid diagrams.
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from mkdocs.structure.toc import TableOfContents, get_toc
 from mkdocs.utils import get_relative_url
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
@@ -58,6 +61,8 @@ _SOLUTION = re.compile(r'<div class="jp-Cell jp-CodeCell jp-Notebook-cell[^"]*ce
 _HEADING = re.compile(
     r'(<h[1-6] id=")([^"]+)(">(?:(?!</h[1-6]>).)*?<a class="anchor-link" href="#)([^"]+)(")', re.DOTALL
 )
+_HEADING_TEXT = re.compile(r'<h([1-6]) id="([^"]+)">(.*?)<a class="anchor-link"', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
 _HREF = re.compile(r'href="([^":#?]+\.(?:py|md|ipynb))(#[^"]*)?"')
 
 
@@ -140,6 +145,19 @@ def _unique_heading_ids(html: str) -> str:
     return _HEADING.sub(rename, html)
 
 
+def _table_of_contents(html: str) -> TableOfContents:
+    """Nest the page's headings (level, id, text) the way mkdocs nests Markdown ones."""
+    roots: list[dict] = []
+    open_sections: list[dict] = []
+    for level, anchor, inner in _HEADING_TEXT.findall(html):
+        token = {"level": int(level), "id": anchor, "name": _TAG.sub("", inner).strip(), "children": []}
+        while open_sections and open_sections[-1]["level"] >= token["level"]:
+            open_sections.pop()
+        (open_sections[-1]["children"] if open_sections else roots).append(token)
+        open_sections.append(token)
+    return get_toc(roots)
+
+
 def _fold_solutions(html: str) -> str:
     """Wrap every cell tagged `solution` (input and output) in a closed <details>."""
     pieces = []
@@ -190,6 +208,7 @@ def on_page_content(html: str, page, config, files) -> str:
     )
     html = _fold_solutions(html)
     html = _unique_heading_ids(html)
+    page.toc = _table_of_contents(html)
     download = (
         f'<p class="notebook-download"><a href="{notebook_name(page)}" download>'
         f"Download this chapter as a notebook</a> (it needs the book's <code>attention</code> "

@@ -8,6 +8,7 @@ mkdocs.yml (plugins, hooks, options) and only the nav changed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,9 @@ GOOD_CHAPTER = """
 # %% [markdown]
 # # Tiny
 # Some math: $e^{i\\pi} = -1$.
+# ## Calling `attention.softmax`
+# ## Again
+# ## Again
 
 # %%
 print(1 + 1)
@@ -86,6 +90,11 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     assert "Cache miss" in first.stderr
     html = (book / "site" / "chapters" / "01_tiny" / "index.html").read_text()
     assert "<pre>2\n</pre>" in html  # the output of the executed cell
+    # The table of contents names the headings as the page shows them, and links to them.
+    toc = re.findall(r'<a href="#([^"]+)" class="md-nav__link">\s*<span class="md-ellipsis">\s*(.*?)\s*</span>', html, re.S)
+    assert toc[:3] == [("calling-attentionsoftmax", "Calling attention.softmax"), ("again", "Again"), ("again_1", "Again")]
+    ids = set(re.findall(r' id="([^"]+)"', html))
+    assert all(anchor in ids for anchor, _ in toc), toc
 
     unchanged = build(book)
     assert unchanged.returncode == 0
