@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import attention.additive
 from attention import AdditiveAttention, causal_mask, padding_mask
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -147,8 +145,3 @@ def test_bad_input_is_named_in_the_error(shapes, kwargs, error, message):
     query, key, value = (torch.zeros(shape) for shape in shapes)
     with pytest.raises(error, match=message):
         module(query, key, value, **kwargs)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attention.additive)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -10,7 +9,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import attention.cross_attention
 from attention import CrossAttention, padding_mask, scaled_dot_product_attention
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -204,7 +202,3 @@ def test_bad_sizes(sizes):
 
 def test_repr_names_the_sizes():
     assert "query_size=3, input_size=4, value_size=2" in repr(CrossAttention(3, 4, 2))
-
-
-def test_doctests():
-    assert doctest.testmod(attention.cross_attention).failed == 0

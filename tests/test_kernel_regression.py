@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import attention.kernel_regression
 from attention import (
     attention_pooling,
     average_pooling,
@@ -64,11 +62,6 @@ def reference_weights(queries, keys, bandwidth: float) -> np.ndarray:
         total = sum(kernel)
         weights[a] = [value / total for value in kernel]
     return weights
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(attention.kernel_regression)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # Properties of the weights and predictions

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import attention.masks
 from attention import causal_mask, padding_mask
 
 SETTINGS = settings(max_examples=50, deadline=None)
@@ -92,8 +90,3 @@ def test_padding_mask_broadcasts_against_scores_and_combines_with_causal():
 def test_padding_mask_rejects_bad_lengths(lengths, max_len, error, message):
     with pytest.raises(error, match=message):
         padding_mask(lengths, max_len)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attention.masks)
-    assert result.attempted > 0 and result.failed == 0

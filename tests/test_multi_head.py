@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 import torch
@@ -10,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import attention.multi_head
 from attention import MultiHeadAttention, causal_mask, padding_mask
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -283,8 +281,3 @@ def test_bad_input_is_named_in_the_error(shapes, mask, error, message):
     query, key, value = (torch.zeros(shape) for shape in shapes)
     with pytest.raises(error, match=message):
         module(query, key, value, mask=mask)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attention.multi_head)
-    assert result.attempted > 0 and result.failed == 0

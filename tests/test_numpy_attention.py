@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import attention.numpy_attention
 from attention import (
     causal_mask,
     numpy_causal_mask,
@@ -154,8 +152,3 @@ def test_bad_input_gives_the_same_error_as_pytorch(query, key, value, kwargs, me
 def test_other_bad_input_is_named_in_the_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attention.numpy_attention)
-    assert result.attempted > 0 and result.failed == 0

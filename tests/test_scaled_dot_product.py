@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -13,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import attention.scaled_dot_product
 from attention import causal_mask, masked_softmax, padding_mask, scaled_dot_product_attention
 
 ALL_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
@@ -278,8 +276,3 @@ def test_masked_softmax_rejects_bad_masks():
         masked_softmax(torch.zeros(2, 4), torch.ones(3, dtype=torch.bool))
     with pytest.raises(TypeError, match=r"mask must be boolean.*torch\.int64"):
         masked_softmax(torch.zeros(2, 4), torch.ones(2, 4, dtype=torch.long))
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(attention.scaled_dot_product)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import attention.self_attention
 from attention import CrossAttention, SelfAttention, causal_mask, padding_mask
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -191,7 +189,3 @@ def test_bad_sizes(sizes):
 
 def test_repr_names_the_sizes():
     assert "d_model=8, d_k=4, d_v=2" in repr(SelfAttention(8, 4, 2))
-
-
-def test_doctests():
-    assert doctest.testmod(attention.self_attention).failed == 0
