@@ -31,6 +31,7 @@ import torch
 from IPython.display import Markdown
 
 import attention
+from attention.prose import tex_sci
 from attention.plotting import COLORS, use_book_style
 
 use_book_style()
@@ -117,12 +118,6 @@ for factor in [1, 3, 10, 30]:
 # split, and a gap of a few units is already decisive.
 
 # %% tags=["remove-input"]
-def tex_sci(x: float, digits: int = 1) -> str:
-    """A number in scientific notation as TeX, e.g. 4.2 \\times 10^{-18}."""
-    mantissa, exponent = f"{x:.{digits}e}".split("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}"
-
-
 s_51_49 = attention.softmax([51.0, 49.0])
 s_70_30 = attention.softmax([70.0, 30.0])
 Markdown(

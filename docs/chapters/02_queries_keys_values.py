@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 import attention
+from attention.prose import tex_sci
 from attention.plotting import use_book_style, COLORS
 
 use_book_style()
@@ -278,18 +279,12 @@ for h in table_bandwidths:
     print(f"{h:>8g} {train_mse[-1]:>14.2e} {true_mse[-1]:>19.3f}")
 
 # %% tags=["remove-input"]
-def latex_sci(value: float) -> str:
-    """1.4e-29 as LaTeX: 1.4 \\times 10^{-29}."""
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}"
-
-
 best = int(np.argmin(true_mse))
 min_gap = np.diff(x_train).min()
 hs = table_bandwidths
 Markdown(
     f"The training error falls steadily, from {train_mse[0]:.2f} at "
-    f"$h = {hs[0]:g}$ to ${latex_sci(train_mse[-1])}$ at $h = {hs[-1]:g}$, "
+    f"$h = {hs[0]:g}$ to ${tex_sci(train_mse[-1])}$ at $h = {hs[-1]:g}$, "
     f"which is 0 up to rounding. It needs a very small $h$ to get there "
     f"because two of our training inputs are only {min_gap:.4f} apart: until "
     f"$h$ is well below that gap, each of the two shares its weight with the "

@@ -32,6 +32,7 @@ import torch
 from IPython.display import Markdown
 
 import attention
+from attention.prose import tex_sci
 from attention.cost import dot_product_attention_cost
 from attention.plotting import COLORS, use_book_style
 
@@ -42,12 +43,6 @@ torch.set_num_threads(1)  # the tensors here are tiny: one thread is the fastest
 np.set_printoptions(precision=3, suppress=True)
 torch.set_printoptions(precision=3, sci_mode=False)
 plain = plt.FuncFormatter(lambda x, _: f"{x:g}")  # log-axis labels: 1, 0.001
-
-
-def tex_sci(x: float, digits: int = 1) -> str:
-    """A number in scientific notation as TeX, e.g. 4.2 \\times 10^{-18}."""
-    mantissa, exponent = f"{x:.{digits}e}".split("e")
-    return f"{mantissa} \\times 10^{{{int(exponent)}}}"
 
 
 def about(x: float) -> str:

@@ -29,6 +29,7 @@ import torch
 from IPython.display import Markdown
 
 import attention
+from attention.evolution import count_parameters
 from attention.cost import dot_product_attention_cost, projection_cost
 from attention.plotting import COLORS, use_book_style
 
@@ -298,10 +299,6 @@ print("largest change of any weight:", (after - before).abs().max().item())
 # $W_K$ has $d_x \cdot d_k$ entries and $W_V$ has $d_x \cdot d_v$.
 
 # %% tags=["remove-input"]
-def count(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 d_model = 512
 big = attention.CrossAttention(d_model, d_model, d_model)
 t_q, t_k = 20, 30  # a 20-word translation of a 30-word sentence
@@ -309,9 +306,9 @@ project_k = projection_cost(t_k, d_model, d_model)  # X W_K
 project = project_k + projection_cost(t_k, d_model, d_model)  # + X W_V
 core = dot_product_attention_cost(t_q, t_k, d_model, d_model, scaled=True)
 Markdown(
-    f"The agreement example has $6 \\cdot 6 + 6 \\cdot 2 = {count(agreement)}$ "
+    f"The agreement example has $6 \\cdot 6 + 6 \\cdot 2 = {count_parameters(agreement)}$ "
     f"parameters. At the size of the original Transformer, $d_x = d_k = d_v = "
-    f"{d_model}$, the two matrices hold {count(big):,} parameters, whatever the "
+    f"{d_model}$, the two matrices hold {count_parameters(big):,} parameters, whatever the "
     f"lengths of the sentences: the same matrices project every source word. "
     f"Computing them is a matrix product per source word. For a "
     f"{t_q}-word translation of a {t_k}-word sentence, the projections cost "
