@@ -48,6 +48,19 @@ _TORCH_NAMES = {
     "padding_mask": "attention.masks",
     "masked_softmax": "attention.scaled_dot_product",
     "scaled_dot_product_attention": "attention.scaled_dot_product",
+    # The Transformer (chapters 11 to 13)
+    "PositionalEncoding": "attention.positional_encoding",
+    "sinusoidal_encoding": "attention.positional_encoding",
+    "EncoderLayer": "attention.transformer_layers",
+    "DecoderLayer": "attention.transformer_layers",
+    "Transformer": "attention.transformer",
+    "Seq2SeqTransformer": "attention.seq2seq",
+    "greedy_decode": "attention.seq2seq",
+    # Making attention fast (chapters 14 to 16)
+    "online_softmax": "attention.online_softmax",
+    "tiled_attention": "attention.tiled_attention",
+    "KVCache": "attention.kv_cache",
+    "GroupedQueryAttention": "attention.grouped_query",
 }
 
 

@@ -45,6 +45,39 @@ def _fused_attention(
     return output.masked_fill(fully_masked, 0.0)
 
 
+def check_model_inputs(
+    d_model: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+) -> tuple[int, int, int]:
+    """Check `(batch, T, d_model)` inputs; return (batch, Tq, Tk) or raise naming the shapes."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_float_tensor(name, x)
+        if x.ndim != 3 or x.shape[-1] != d_model:
+            raise ValueError(
+                f"{name} must have shape (batch, positions, d_model={d_model}), "
+                f"got {tuple(x.shape)}"
+            )
+    batch, num_queries, num_keys = check_attention_shapes(
+        tuple(query.shape), tuple(key.shape), tuple(value.shape)
+    )
+    return batch, num_queries, num_keys
+
+
+def mask_for_heads(
+    mask: torch.Tensor | None, batch: int, num_heads: int, num_queries: int, num_keys: int
+) -> torch.Tensor | None:
+    """Check `mask` and return it broadcastable to `(batch, heads, Tq, Tk)`.
+
+    A mask of 2 or 3 dims (`(Tq, Tk)`, `(batch, 1 or Tq, Tk)`) is shared by all
+    heads; one of 4 dims, `(batch, heads, Tq, Tk)`, may differ between heads.
+    """
+    if mask is None:
+        return None
+    if isinstance(mask, torch.Tensor) and mask.ndim == 4:
+        return check_torch_mask(mask, (batch, num_heads, num_queries, num_keys))
+    check_torch_mask(mask, (batch, num_queries, num_keys))  # (Tq, Tk), (batch, 1 or Tq, Tk)
+    return mask.unsqueeze(-3) if mask.ndim == 3 else mask  # (batch, 1, Tq or 1, Tk)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention on batch-first tensors `(batch, positions, d_model)`.
 
@@ -102,16 +135,23 @@ class MultiHeadAttention(nn.Module):
         x = x.transpose(1, 2)  # (batch, T, heads, d_head)
         return x.flatten(-2)  # (batch, T, d_model)
 
-    def _mask_for_heads(
-        self, mask: torch.Tensor | None, batch: int, num_queries: int, num_keys: int
-    ) -> torch.Tensor | None:
-        """Check `mask` and return it broadcastable to `(batch, heads, Tq, Tk)`."""
-        if mask is None:
-            return None
-        if isinstance(mask, torch.Tensor) and mask.ndim == 4:
-            return check_torch_mask(mask, (batch, self.num_heads, num_queries, num_keys))
-        check_torch_mask(mask, (batch, num_queries, num_keys))  # (Tq, Tk), (batch, 1 or Tq, Tk)
-        return mask.unsqueeze(-3) if mask.ndim == 3 else mask  # (batch, 1, Tq or 1, Tk)
+    def project(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The projections `(query W_q, key W_k, value W_v)`, each `(batch, T, d_model)`.
+
+        For self-attention (query is key is value) the three weights are stacked
+        into one `(3 d_model, d_model)` matrix, as `nn.MultiheadAttention` does:
+        one matrix product instead of three, and one gradient for the input.
+        """
+        if query is key is value:
+            weight = torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight])  # (3 d_model, d_model)
+            bias = None
+            if self.w_q.bias is not None:
+                bias = torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias])  # (3 d_model,)
+            q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)  # 3 x (batch, T, d_model)
+            return q, k, v
+        return self.w_q(query), self.w_k(key), self.w_v(value)
 
     def forward(
         self,
@@ -137,21 +177,9 @@ class MultiHeadAttention(nn.Module):
             `(output, weights)`: output `(batch, Tq, d_model)`; weights
             `(batch, heads, Tq, Tk)` (after dropout), or None if not need_weights.
         """
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            check_float_tensor(name, x)
-            if x.ndim != 3 or x.shape[-1] != self.d_model:
-                raise ValueError(
-                    f"{name} must have shape (batch, positions, d_model={self.d_model}), "
-                    f"got {tuple(x.shape)}"
-                )
-        batch, num_queries, num_keys = check_attention_shapes(
-            tuple(query.shape), tuple(key.shape), tuple(value.shape)
-        )
-        mask = self._mask_for_heads(mask, batch, num_queries, num_keys)
-
-        q = self.split_heads(self.w_q(query))  # (batch, heads, Tq, d_head)
-        k = self.split_heads(self.w_k(key))  # (batch, heads, Tk, d_head)
-        v = self.split_heads(self.w_v(value))  # (batch, heads, Tk, d_head)
+        batch, num_queries, num_keys = check_model_inputs(self.d_model, query, key, value)
+        mask = mask_for_heads(mask, batch, self.num_heads, num_queries, num_keys)
+        q, k, v = (self.split_heads(x) for x in self.project(query, key, value))  # (batch, heads, T, d_head)
         if need_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout=self.dropout)
         else:
