@@ -114,6 +114,7 @@ class Transformer(nn.Module):
         ours = cls(model.d_model, model.nhead, len(model.encoder.layers),
                    len(model.decoder.layers), first.linear1.out_features,
                    dropout=first.dropout.p, norm_first=first.norm_first)
+        ours = ours.to(first.self_attn.in_proj_weight)  # dtype and device before copying
         ours.encoder_layers = nn.ModuleList(EncoderLayer.from_torch(x) for x in model.encoder.layers)
         ours.decoder_layers = nn.ModuleList(DecoderLayer.from_torch(x) for x in model.decoder.layers)
         with torch.no_grad():
@@ -122,4 +123,4 @@ class Transformer(nn.Module):
                 mine.weight.copy_(theirs.weight)
                 mine.bias.copy_(theirs.bias)
                 mine.eps = theirs.eps
-        return ours.to(first.self_attn.in_proj_weight).train(model.training)
+        return ours.train(model.training)

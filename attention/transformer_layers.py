@@ -88,7 +88,7 @@ def _copy_common(ours: _Sublayers, layer: nn.Module) -> None:
     """Copy the feed-forward and norm weights of a torch layer into ours."""
     if not layer.self_attn.batch_first:
         raise ValueError("from_torch needs a layer built with batch_first=True")
-    if getattr(layer, "activation_relu_or_gelu", 0) != 1:
+    if not (layer.activation is F.relu or isinstance(layer.activation, nn.ReLU)):
         raise ValueError(f"from_torch supports the ReLU activation only, got {layer.activation}")
     with torch.no_grad():
         for mine, theirs in ((ours.feed_forward.linear1, layer.linear1),
@@ -157,9 +157,10 @@ class EncoderLayer(_Sublayers):
         attn = layer.self_attn
         ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
                    dropout=layer.dropout.p, norm_first=layer.norm_first)
+        ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
         _copy_common(ours, layer)
         ours.self_attention = MultiHeadAttention.from_torch(attn)
-        return ours.to(attn.in_proj_weight).train(layer.training)
+        return ours.train(layer.training)
 
 
 class DecoderLayer(_Sublayers):
@@ -229,7 +230,8 @@ class DecoderLayer(_Sublayers):
         attn = layer.self_attn
         ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
                    dropout=layer.dropout.p, norm_first=layer.norm_first)
+        ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
         _copy_common(ours, layer)
         ours.self_attention = MultiHeadAttention.from_torch(attn)
         ours.cross_attention = MultiHeadAttention.from_torch(layer.multihead_attn)
-        return ours.to(attn.in_proj_weight).train(layer.training)
+        return ours.train(layer.training)
