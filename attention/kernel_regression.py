@@ -214,6 +214,11 @@ def make_regression_data(
 
     Returns:
         `(x, y)`, both `(num_points,)`, with x sorted.
+
+    Example:
+        >>> x, y = make_regression_data(num_points=5)
+        >>> x.shape, y.shape, bool(np.all(np.diff(x) > 0))
+        ((5,), (5,), True)
     """
     if num_points < 1:
         raise ValueError(f"num_points must be at least 1, got {num_points}")

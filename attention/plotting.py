@@ -75,6 +75,11 @@ def use_book_style() -> None:
 
     In Jupyter (and in the book's build) figures are then shown as SVG made by
     `figure_to_svg`; elsewhere only the matplotlib settings change.
+
+    Example:
+        >>> use_book_style()
+        >>> mpl.rcParams["svg.hashsalt"] == BOOK_RC["svg.hashsalt"]  # the same SVG ids every build
+        True
     """
     mpl.rcParams.update(BOOK_RC)
     try:

@@ -29,10 +29,16 @@ class Seq2SeqTransformer(nn.Module):
     """Token embeddings, positional encoding, the Transformer stack and the output projection.
 
     Args:
-        source_vocab, target_vocab: the number of source and target token ids.
-        d_model, num_heads, num_encoder_layers, num_decoder_layers, d_ff, dropout,
-        norm_first: as for `Transformer`.
+        source_vocab: the number of source token ids.
+        target_vocab: the number of target token ids.
+        d_model: the size of every position's vector.
+        num_heads: heads of every attention; must divide d_model.
+        num_encoder_layers: the depth of the encoder stack.
+        num_decoder_layers: the depth of the decoder stack.
+        d_ff: the hidden size of the feed-forward networks.
         max_len: the longest source or target sequence (the positional table).
+        dropout: dropout probability (training only).
+        norm_first: False for post-norm (the paper), True for pre-norm.
         pad_token: the id that pads sequences; padded positions are masked.
         share_embeddings: use one matrix for the source and target embeddings and
             the output projection, as the paper does (needs one shared vocabulary).
@@ -169,6 +175,15 @@ def greedy_decode(
     Returns:
         `(batch, L)` generated ids, L <= max_len, without the start token; each
         row is its tokens, then the end token if it was reached, then padding.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = Seq2SeqTransformer(13, 13, d_model=16, num_heads=2, num_encoder_layers=1,
+        ...                            num_decoder_layers=1, d_ff=32, max_len=10).eval()
+        >>> source = torch.tensor([[5, 6, 7], [8, 9, 0]])     # (batch, S), 0 = padding
+        >>> tokens = greedy_decode(model, source, start_token=1, end_token=2, max_len=4)
+        >>> tokens.shape                                      # (batch, at most max_len)
+        torch.Size([2, 4])
     """
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")

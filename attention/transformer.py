@@ -20,8 +20,13 @@ class Transformer(nn.Module):
     """Encoder stack and decoder stack, batch-first, masks with True = may attend.
 
     Args:
-        d_model, num_heads, d_ff, dropout, norm_first: as for `EncoderLayer`.
-        num_encoder_layers, num_decoder_layers: the depth of each stack (6 in the paper).
+        d_model: the size of every position's vector.
+        num_heads: heads of every attention; must divide d_model.
+        num_encoder_layers: the depth of the encoder stack (6 in the paper).
+        num_decoder_layers: the depth of the decoder stack (6 in the paper).
+        d_ff: the hidden size of the feed-forward networks.
+        dropout: dropout probability (training only), as in `EncoderLayer`.
+        norm_first: False for post-norm (the paper), True for pre-norm.
 
     Members:
         encoder_layers, decoder_layers: `nn.ModuleList`s of the layers.

@@ -125,9 +125,13 @@ def _rewrite_links(html: str, page, files) -> str:
     return _HREF.sub(resolve, html)
 
 
-def _inline_svg(match: re.Match) -> str:
-    svg = base64.b64decode(match.group(1)).decode("utf-8")
+def svg_for_page(svg: str) -> str:
+    """An SVG document as a page inlines it: no XML prologue, and role="img"."""
     return _SVG_START.sub("", svg, count=1).replace("<svg ", '<svg role="img" ', 1)
+
+
+def _inline_svg(match: re.Match) -> str:
+    return svg_for_page(base64.b64decode(match.group(1)).decode("utf-8"))
 
 
 def _unique_heading_ids(html: str) -> str:
@@ -199,8 +203,8 @@ def on_page_content(html: str, page, config, files) -> str:
     if not is_chapter(page):
         return html
     html = _MERMAID.sub("", html)
+    html = _share_styles(html, page, config)  # before the figures are inlined: their <style>s stay
     html = _SVG_IMG.sub(_inline_svg, html)
-    html = _share_styles(html, page, config)
     html = _rewrite_links(html, page, files)
     write_notebook(
         Path(page.file.abs_src_path),

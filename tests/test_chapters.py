@@ -1,25 +1,55 @@
-"""Every chapter runs from top to bottom as the notebook a reader downloads."""
+"""Every chapter runs from top to bottom as the notebook a reader downloads,
+and draws the same figures as the build did.
+
+The run here and the build's run are two independent executions of the
+chapter, so comparing their figures byte for byte shows that a chapter's
+figures are the same on every build. Cells tagged `measured` (timings and
+memory measured on the machine) are left out of that comparison.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from site_helpers import CHAPTERS, ROOT
+from site_helpers import CHAPTERS, ROOT, chapter_page
 
 sys.path.insert(0, str(ROOT / "hooks"))
-from notebooks import write_notebook  # noqa: E402  (the hook that makes the downloads)
+from notebooks import svg_for_page, write_notebook  # noqa: E402  (the hook that makes the pages)
+
+_PAGE_SVG = re.compile(r'<svg role="img".*?</svg>', re.DOTALL)
+
+
+def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:
+    """The SVG figures of the notebook's code cells, as a page inlines them."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or ("measured" in cell.metadata.get("tags", [])) != measured:
+            continue
+        for output in cell.get("outputs", []):
+            svg = output.get("data", {}).get("image/svg+xml")
+            if svg:
+                found.append(svg_for_page(svg if isinstance(svg, str) else "".join(svg)))
+    return found
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_as_downloaded(chapter, tmp_path):
+def test_chapter_runs_as_downloaded_and_draws_the_built_figures(chapter, built_site, tmp_path):
     notebook_path = tmp_path / f"{chapter.stem}.ipynb"
     write_notebook(chapter, notebook_path)
     notebook = nbformat.read(notebook_path, as_version=4)
     # Run it away from the repository, as a reader would, with the python3 kernel.
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+    on_page = _PAGE_SVG.findall(chapter_page(built_site, chapter).read_text(encoding="utf-8"))
+    fixed, measured = figures(notebook, measured=False), figures(notebook, measured=True)
+    assert len(on_page) == len(fixed) + len(measured), f"{chapter.name}: a different number of figures"
+    missing = [i for i, svg in enumerate(fixed) if svg not in on_page]
+    assert not missing, f"{chapter.name}: figures {missing} differ from the built page's"

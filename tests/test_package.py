@@ -32,3 +32,10 @@ def test_torch_parts_import_on_first_use():
     code = "from attention import MultiHeadAttention; print(MultiHeadAttention.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "attention.multi_head"
+
+
+def test_every_public_name_has_a_docstring_with_an_example():
+    """The API reference shows these docstrings; --doctest-modules runs their examples."""
+    for name in attention.__all__:
+        doc = getattr(attention, name).__doc__ or ""
+        assert ">>>" in doc, f"attention.{name} has no example in its docstring"

@@ -149,6 +149,7 @@ except ValueError as error:
 
 # %%
 features = ["determiner", "subject", "verb", "object", "plural", "animate"]
+plural, animate = features.index("plural"), features.index("animate")
 source = ["the", "cats", "saw", "a", "mouse"]
 X = torch.tensor([
     # det subj verb  obj  plur anim
@@ -175,7 +176,6 @@ print("output, all six features:\n", out_v3)  # (Tq=3, d_x=6)
 
 # %% tags=["remove-input"]
 verb = targets.index("sahen (verb)")
-plural, animate = features.index("plural"), features.index("animate")
 Markdown(
     f"The verb position puts {w_v3[verb, source.index('saw')]:.3f} of its weight on "
     f"*saw*, and what it gets back is *saw*'s own features: a plural value of "
@@ -199,8 +199,8 @@ W_K[1, 1] = 1.0  # a subject is found by the subject position...
 W_K[1, 2] = 1.0  # ...and by the verb position, which must agree with it
 W_K[3, 3] = 1.0  # an object is found by the object position
 W_V = torch.zeros(6, 2)  # (d_x, d_v): keep only "plural" and "animate"
-W_V[4, 0] = 1.0
-W_V[5, 1] = 1.0
+W_V[plural, 0] = 1.0
+W_V[animate, 1] = 1.0
 
 agreement = attention.CrossAttention(query_size=6, input_size=6, value_size=2)
 with torch.no_grad():  # nn.Linear stores the transposes
