@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -198,3 +199,93 @@ def test_chapters_have_equations_and_figures(built_site, server, driver):
         report = driver.execute_script(PAGE_REPORT_JS)
         assert report["mathjax"] > 0, f"{rel}: no typeset equation"
         assert report["svgs"], f"{rel}: no figure"
+
+
+# Elements of the article that reach past the right edge of the screen, unless
+# they sit in a box that scrolls sideways (code blocks, tables, wide equations).
+PHONE_OVERFLOW_JS = """
+const width = document.documentElement.clientWidth;
+const offenders = [];
+for (const el of document.querySelectorAll("article *")) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.right <= width + 1) continue;
+  let scrolls = false;
+  for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+    const overflow = getComputedStyle(a).overflowX;
+    if ((overflow === "auto" || overflow === "scroll") && a.getBoundingClientRect().right <= width + 1) {
+      scrolls = true;
+      break;
+    }
+  }
+  if (!scrolls) offenders.push(`${el.tagName.toLowerCase()}.${el.getAttribute("class") || ""} reaches ${Math.round(box.right)}px`);
+}
+return {pageWidth: document.documentElement.scrollWidth, width: width, offenders: offenders};
+"""
+
+
+def test_pages_fit_a_phone_screen(built_site, server):
+    """At 390 CSS pixels wide nothing but code, tables and equations may scroll sideways."""
+    phone = make_driver()
+    phone.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    problems = []
+    try:
+        for rel in pages_to_check(built_site):
+            phone.get(server.url + rel)
+            wait_for_math(phone)
+            report = phone.execute_script(PHONE_OVERFLOW_JS)
+            if report["pageWidth"] > report["width"]:
+                problems.append(f"{rel}: the page is {report['pageWidth']}px wide on a {report['width']}px screen")
+            problems += [f"{rel}: {offender}" for offender in report["offenders"][:3]]
+        save_full_page_screenshot(phone, SCREENSHOTS / "phone-last-page.png")
+    finally:
+        phone.quit()
+    assert not problems, "\n".join(problems)
+
+
+def unique_terms(built_site: Path) -> dict[str, str]:
+    """For each chapter, a long word of its text that no other page of the site contains."""
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    words_by_page: dict[str, set[str]] = {}
+    for doc in index["docs"]:
+        page = doc["location"].split("#")[0]
+        text = (doc["title"] + " " + doc["text"]).lower()
+        tokens = (t.strip(".,;:!?()[]'\"*") for t in re.split(r"[\s\-]+", text))  # as the search splits
+        words_by_page.setdefault(page, set()).update(t for t in tokens if re.fullmatch("[a-z]{9,}", t))
+    terms = {}
+    for page, words in words_by_page.items():
+        if not page.startswith("chapters/"):
+            continue
+        # The search stems words ("generates", "generating"): compare crude stems.
+        others = {w[:7] for p, ws in words_by_page.items() if p != page for w in ws}
+        only_here = sorted(w for w in words if w[:7] not in others)
+        if only_here:
+            terms[page] = only_here[len(only_here) // 2]
+    return terms
+
+
+def test_search_finds_a_chapter_by_a_term_only_it_contains(built_site, server):
+    terms = unique_terms(built_site)
+    assert len(terms) >= 10, terms  # nearly every chapter has a word of its own
+    chrome = make_driver()
+    problems = []
+    try:
+        for page, term in sorted(terms.items())[::4]:  # a sample, to keep the test short
+            chrome.get(server.url)
+            box = chrome.find_element("css selector", "input.md-search__input")
+            chrome.execute_script("arguments[0].focus()", box)
+            box.send_keys(term)
+            deadline = time.monotonic() + 15
+            links: list[str] = []
+            while time.monotonic() < deadline and not links:
+                time.sleep(0.3)
+                links = chrome.execute_script(
+                    "return [...document.querySelectorAll('.md-search-result__item > a')].map(a => a.href)"
+                )
+            if not links or page not in links[0]:
+                problems.append(f"searching {term!r}: expected {page} first, got {links[:3]}")
+    finally:
+        chrome.quit()
+    assert not problems, "\n".join(problems)
