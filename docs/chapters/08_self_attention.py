@@ -300,8 +300,9 @@ print(f"  dog in 'dog bites man' vs 'dog bites cat': "
 # word, which is what makes it useful, but blind to where they stand. For language,
 # where order carries meaning, that is a serious gap, and the Transformer closes it
 # by adding information about each position to the word embeddings before the first
-# layer: positional encoding, a later part of this book. (A causal mask breaks the
-# symmetry too, as the first exercise shows, but only for decoders.)
+# layer: [positional encoding](11_positional_encoding.py), the subject of Chapter 11.
+# (A causal mask breaks the symmetry too, as the first exercise shows, but only for
+# decoders.)
 #
 # ## The cost of a square
 #
@@ -335,7 +336,8 @@ Markdown(
 # - Self-attention is permutation-equivariant: shuffling the input rows shuffles the
 #   output rows, and the weights' rows and columns, in the same way. *Dog bites man*
 #   and *man bites dog* give the same output vectors; word order is lost, which is why
-#   the Transformer adds positional information to its inputs.
+#   the Transformer adds positional information to its inputs
+#   ([positional encoding](11_positional_encoding.py)).
 # - The $T \times T$ weights grow with the square of the sequence length.
 
 # %% [markdown]
