@@ -52,10 +52,15 @@ BOOK_RC: dict[str, Any] = {
     "legend.frameon": False,
     "legend.fontsize": 9,
     "lines.linewidth": 2.0,
-    "font.family": "DejaVu Sans",
+    # Text is laid out with DejaVu Sans (shipped with matplotlib, so the same on every
+    # build machine) and written into the SVG as text, not as glyph outlines: half
+    # the bytes. The SVG names 'DejaVu Sans', sans-serif, so a reader without
+    # DejaVu Sans sees their own sans-serif font.
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
     "font.size": 10,
     "image.cmap": WEIGHTS_CMAP,
-    "svg.fonttype": "path",  # glyphs as paths: the same look on every machine
+    "svg.fonttype": "none",
     "svg.hashsalt": "how-attention-evolved",
 }
 
