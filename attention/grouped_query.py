@@ -21,7 +21,11 @@ from attention._checks import check_count
 from attention.kv_cache import KVCache
 from attention.masks import causal_mask
 from attention.multi_head import _fused_attention, check_model_inputs, mask_for_heads
-from attention.scaled_dot_product import check_torch_mask, scaled_dot_product_attention
+from attention.scaled_dot_product import (
+    check_float_tensor,
+    check_torch_mask,
+    scaled_dot_product_attention,
+)
 
 
 def grouped_query_attention(
@@ -54,8 +58,11 @@ def grouped_query_attention(
         True
     """
     for name, x in (("query", query), ("key", key), ("value", value)):
+        check_float_tensor(name, x)
         if x.ndim != 4:
-            raise ValueError(f"{name} must have shape (batch, heads, positions, features), got {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must have shape (batch, heads, positions, features), got {tuple(x.shape)}"
+            )
     batch, num_heads, num_queries, _ = query.shape
     num_kv_heads, num_keys = key.shape[1], key.shape[2]
     if num_kv_heads == 0 or num_heads % num_kv_heads != 0 or value.shape[1] != num_kv_heads:
@@ -65,19 +72,21 @@ def grouped_query_attention(
         )
     group = num_heads // num_kv_heads
     # Head i = kv * group + g: the group's queries stacked along the query dim.
-    stacked = query.reshape(batch, num_kv_heads, group * num_queries, query.shape[-1])  # (batch, kv_heads, group * Tq, d)
-    if mask is not None:
+    # (batch, kv_heads, group * Tq, d):
+    stacked = query.reshape(batch, num_kv_heads, group * num_queries, query.shape[-1])
+    if mask is not None:  # the same stacking: (batch or 1, kv_heads, group * Tq, Tk)
         check_torch_mask(mask, (batch, num_heads, num_queries, num_keys))
         mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)  # (batch or 1, heads or 1, Tq or 1, Tk)
         mask = mask.expand(mask.shape[0], num_heads, num_queries, num_keys)  # (batch or 1, heads, Tq, Tk)
-        mask = mask.reshape(mask.shape[0], num_kv_heads, group * num_queries, num_keys)  # (batch or 1, kv_heads, group * Tq, Tk)
+        mask = mask.reshape(mask.shape[0], num_kv_heads, group * num_queries, num_keys)
     if need_weights:
         output, weights = scaled_dot_product_attention(stacked, key, value, mask, dropout=dropout)
         weights = weights.reshape(batch, num_heads, num_queries, num_keys)  # (batch, heads, Tq, Tk)
     else:
         dropout_p = dropout.p if dropout is not None and dropout.training else 0.0
         output, weights = _fused_attention(stacked, key, value, mask, dropout_p), None
-    return output.reshape(batch, num_heads, num_queries, value.shape[-1]), weights  # (batch, heads, Tq, d_v)
+    output = output.reshape(batch, num_heads, num_queries, value.shape[-1])  # (batch, heads, Tq, d_v)
+    return output, weights
 
 
 class GroupedQueryAttention(nn.Module):
@@ -117,7 +126,8 @@ class GroupedQueryAttention(nn.Module):
         sizes = {name: check_count(name, size) for name, size in
                  (("d_model", d_model), ("num_heads", num_heads), ("num_kv_heads", num_kv_heads))}
         if 0 in sizes.values():
-            raise ValueError(f"sizes must be positive, got {', '.join(f'{k}={v}' for k, v in sizes.items())}")
+            named = ", ".join(f"{name}={size}" for name, size in sizes.items())
+            raise ValueError(f"sizes must be positive, got {named}")
         if d_model % num_heads != 0:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         if num_heads % num_kv_heads != 0:
@@ -130,10 +140,16 @@ class GroupedQueryAttention(nn.Module):
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, T, heads * d_head)` -> `(batch, heads, T, d_head)`, for query or key/value heads."""
+        return x.unflatten(-1, (-1, self.d_head)).transpose(1, 2)  # (batch, heads, T, d_head)
+
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         """An empty `KVCache` for this module's keys and values, of its dtype and device."""
         weight = self.w_k.weight
-        return KVCache(batch, self.num_kv_heads, capacity, self.d_head, dtype=weight.dtype, device=weight.device)
+        return KVCache(
+            batch, self.num_kv_heads, capacity, self.d_head, dtype=weight.dtype, device=weight.device
+        )
 
     def forward(
         self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -144,7 +160,8 @@ class GroupedQueryAttention(nn.Module):
 
         Args:
             query: `(batch, Tq, d_model)`.
-            key, value: `(batch, T_new, d_model)`, the new positions.
+            key: `(batch, T_new, d_model)`, the new positions.
+            value: `(batch, T_new, d_model)`, their values.
             mask: bool, True = may attend, over all Tk keys (cached and new):
                 `(Tq, Tk)`, `(batch, 1 or Tq, Tk)`, or `(batch, heads, Tq, Tk)`.
             causal: also mask future keys, aligned to the lower right (the
@@ -158,16 +175,16 @@ class GroupedQueryAttention(nn.Module):
             `(batch, heads, Tq, Tk)` or None.
         """
         batch, num_queries, _ = check_model_inputs(self.d_model, query, key, value)
-        q = self.w_q(query).unflatten(-1, (self.num_heads, self.d_head)).transpose(1, 2)  # (batch, heads, Tq, d_head)
-        k = self.w_k(key).unflatten(-1, (self.num_kv_heads, self.d_head)).transpose(1, 2)  # (batch, kv_heads, T_new, d_head)
-        v = self.w_v(value).unflatten(-1, (self.num_kv_heads, self.d_head)).transpose(1, 2)  # (batch, kv_heads, T_new, d_head)
+        q = self.split_heads(self.w_q(query))  # (batch, heads, Tq, d_head)
+        k = self.split_heads(self.w_k(key))  # (batch, kv_heads, T_new, d_head)
+        v = self.split_heads(self.w_v(value))  # (batch, kv_heads, T_new, d_head)
         if cache is not None:
             k, v = cache.append(k, v)  # (batch, kv_heads, Tk, d_head), Tk = cached + new
         num_keys = k.shape[-2]
         mask = mask_for_heads(mask, batch, self.num_heads, num_queries, num_keys)
         if causal:
             allowed = causal_mask(num_queries, num_keys, device=query.device)  # (Tq, Tk)
-            mask = allowed if mask is None else mask & allowed  # broadcastable to (batch, heads, Tq, Tk)
+            mask = allowed if mask is None else mask & allowed  # broadcasts to (batch, heads, Tq, Tk)
         heads, weights = grouped_query_attention(
             q, k, v, mask, need_weights=need_weights, dropout=self.dropout
         )  # (batch, heads, Tq, d_head)

@@ -19,15 +19,17 @@ def kv_cache_bytes(
     batch: int, num_layers: int, num_kv_heads: int, d_head: int, num_positions: int,
     bytes_per_element: int = 4,
 ) -> int:
-    """Bytes of the keys and values a decoder caches: 2 * batch * layers * kv_heads * d_head * positions * bytes.
+    """Bytes of the keys and values a decoder caches.
 
-    Fewer key/value heads (grouped-query or multi-query attention) shrink it
-    in proportion.
+    2 (keys and values) * batch * layers * kv_heads * d_head * positions * bytes
+    per element. Fewer key/value heads (grouped-query or multi-query attention)
+    shrink it in proportion.
 
     Example:
-        >>> kv_cache_bytes(1, num_layers=32, num_kv_heads=32, d_head=128, num_positions=4096, bytes_per_element=2)
+        >>> sizes = dict(num_layers=32, d_head=128, num_positions=4096, bytes_per_element=2)
+        >>> kv_cache_bytes(1, num_kv_heads=32, **sizes)   # 32 heads, all with their own keys
         2147483648
-        >>> kv_cache_bytes(1, num_layers=32, num_kv_heads=8, d_head=128, num_positions=4096, bytes_per_element=2)
+        >>> kv_cache_bytes(1, num_kv_heads=8, **sizes)    # grouped: 8 key/value heads
         536870912
     """
     sizes = dict(batch=batch, num_layers=num_layers, num_kv_heads=num_kv_heads, d_head=d_head,
@@ -46,7 +48,8 @@ class KVCache:
         num_kv_heads: the number of key/value heads.
         capacity: the most positions the cache can hold.
         d_head: the size of one head's keys and values.
-        dtype, device: of the buffers.
+        dtype: the dtype of the buffers.
+        device: where the buffers live.
 
     Members:
         keys, values: the buffers, `(batch, kv_heads, capacity, d_head)`; only
@@ -66,10 +69,10 @@ class KVCache:
         self, batch: int, num_kv_heads: int, capacity: int, d_head: int, *,
         dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
     ) -> None:
-        shape = tuple(check_count(name, size) for name, size in
-                      (("batch", batch), ("num_kv_heads", num_kv_heads), ("capacity", capacity), ("d_head", d_head)))
+        sizes = dict(batch=batch, num_kv_heads=num_kv_heads, capacity=capacity, d_head=d_head)
+        shape = tuple(check_count(name, size) for name, size in sizes.items())
         self.keys = torch.zeros(shape, dtype=dtype, device=device)  # (batch, kv_heads, capacity, d_head)
-        self.values = torch.zeros(shape, dtype=dtype, device=device)  # (batch, kv_heads, capacity, d_head)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)  # same
         self._length = 0
 
     @property
@@ -81,13 +84,15 @@ class KVCache:
 
     def __repr__(self) -> str:
         batch, heads, capacity, d_head = self.keys.shape
-        return f"KVCache(batch={batch}, num_kv_heads={heads}, {self._length} of capacity={capacity}, d_head={d_head})"
+        return (f"KVCache(batch={batch}, num_kv_heads={heads}, capacity={capacity}, "
+                f"d_head={d_head}, holding {self._length})")
 
     def append(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store the keys and values of new positions; return those of all positions so far.
 
         Args:
-            key, value: `(batch, kv_heads, new, d_head)`.
+            key: the new keys, `(batch, kv_heads, new, d_head)`.
+            value: the new values, `(batch, kv_heads, new, d_head)`.
 
         Returns:
             `(keys, values)`, each `(batch, kv_heads, len(self), d_head)`: views of

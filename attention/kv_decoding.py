@@ -28,12 +28,16 @@ class DecoderBlock(nn.Module):
         self.attention_norm = nn.LayerNorm(d_model)
         self.attention = GroupedQueryAttention(d_model, num_heads, num_kv_heads)
         self.mlp_norm = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """`(batch, T, d_model)` -> `(batch, T, d_model)`; with a cache, T new positions."""
         normed = self.attention_norm(x)  # (batch, T, d_model)
-        attended, _ = self.attention(normed, normed, normed, causal=True, cache=cache, need_weights=False)
+        attended, _ = self.attention(
+            normed, normed, normed, causal=True, cache=cache, need_weights=False
+        )  # (batch, T, d_model)
         x = x + attended  # (batch, T, d_model)
         return x + self.mlp(self.mlp_norm(x))  # (batch, T, d_model)
 
@@ -66,8 +70,9 @@ class TinyLanguageModel(nn.Module):
         self.max_len = check_count("max_len", max_len)
         self.token_embedding = nn.Embedding(vocab_size, d_model)
         self.position_embedding = nn.Embedding(max_len, d_model)
+        num_layers = check_count("num_layers", num_layers)
         self.blocks = nn.ModuleList(
-            DecoderBlock(d_model, num_heads, num_kv_heads) for _ in range(check_count("num_layers", num_layers))
+            DecoderBlock(d_model, num_heads, num_kv_heads) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.unembed = nn.Linear(d_model, vocab_size, bias=False)
@@ -86,7 +91,9 @@ class TinyLanguageModel(nn.Module):
         return self.unembed(self.norm(x))  # (batch, T, vocab)
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, num_tokens: int, *, use_cache: bool = True) -> torch.Tensor:
+    def generate(
+        self, prompt: torch.Tensor, num_tokens: int, *, use_cache: bool = True
+    ) -> torch.Tensor:
         """Extend `prompt` `(batch, P)` by `num_tokens` greedy tokens: `(batch, P + num_tokens)`.
 
         Raises:
@@ -94,10 +101,13 @@ class TinyLanguageModel(nn.Module):
         """
         num_tokens = check_count("num_tokens", num_tokens)
         if prompt.ndim != 2 or prompt.shape[1] == 0:
-            raise ValueError(f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}")
+            raise ValueError(
+                f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}"
+            )
         if prompt.shape[1] + num_tokens > self.max_len:
             raise ValueError(
-                f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens exceed max_len={self.max_len}"
+                f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens "
+                f"exceed max_len={self.max_len}"
             )
         caches = self.new_caches(prompt.shape[0], prompt.shape[1] + num_tokens) if use_cache else None
         tokens, new = prompt, prompt  # (batch, P)

@@ -7,6 +7,12 @@ in parallel, then concatenate the heads and project back:
 
     MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_o,
     head_i = Attention(Q W_q_i, K W_k_i, V W_v_i)
+
+Speed: with `need_weights=False` the heads run in PyTorch's fused
+`scaled_dot_product_attention`, which never stores the weights; with weights
+asked for, the explicit `scaled_dot_product_attention` of this package runs
+(the scale folded into the queries). Self-attention (query is key is value)
+projects with one stacked `(3 d_model, d_model)` matrix, as `nn.MultiheadAttention` does.
 """
 
 from __future__ import annotations
@@ -145,10 +151,11 @@ class MultiHeadAttention(nn.Module):
         one matrix product instead of three, and one gradient for the input.
         """
         if query is key is value:
-            weight = torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight])  # (3 d_model, d_model)
+            projections = (self.w_q, self.w_k, self.w_v)
+            weight = torch.cat([linear.weight for linear in projections])  # (3 d_model, d_model)
             bias = None
             if self.w_q.bias is not None:
-                bias = torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias])  # (3 d_model,)
+                bias = torch.cat([linear.bias for linear in projections])  # (3 d_model,)
             q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)  # 3 x (batch, T, d_model)
             return q, k, v
         return self.w_q(query), self.w_k(key), self.w_v(value)
@@ -179,7 +186,8 @@ class MultiHeadAttention(nn.Module):
         """
         batch, num_queries, num_keys = check_model_inputs(self.d_model, query, key, value)
         mask = mask_for_heads(mask, batch, self.num_heads, num_queries, num_keys)
-        q, k, v = (self.split_heads(x) for x in self.project(query, key, value))  # (batch, heads, T, d_head)
+        q, k, v = self.project(query, key, value)  # each (batch, Tq or Tk, d_model)
+        q, k, v = (self.split_heads(x) for x in (q, k, v))  # (batch, heads, T, d_head)
         if need_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout=self.dropout)
         else:

@@ -19,6 +19,8 @@ zero weights, not NaN, as in the package's `masked_softmax`.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from attention._checks import check_count
@@ -27,10 +29,10 @@ from attention.scaled_dot_product import check_float_tensor
 
 def check_block_size(block_size: object) -> int:
     """Return `block_size` as an int, or raise unless it is a positive integer."""
-    block_size = check_count("block_size", block_size)
-    if block_size == 0:
-        raise ValueError("block_size must be positive, got 0")
-    return block_size
+    is_integer = isinstance(block_size, numbers.Integral) and not isinstance(block_size, bool)
+    if is_integer and block_size <= 0:
+        raise ValueError(f"block_size must be positive, got {block_size}")
+    return check_count("block_size", block_size)  # TypeError unless an integer
 
 
 def finite_max(running_max: torch.Tensor) -> torch.Tensor:

@@ -33,17 +33,20 @@ def _score_tile(
 
     `offset` is Tk - Tq when causal (query i sees keys j <= i + offset), else None.
     """
-    scores = scaled_query @ key.transpose(-2, -1)  # (..., block_q, block_k)
+    scores = scaled_query @ key.transpose(-2, -1)  # (..., bq, bk)
     if offset is None or k_start + key.shape[-2] - 1 <= q_start + offset:
         return scores  # no key of this block is in the future of any query of the block
-    allowed = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device)  # (block_q, block_k)
-    allowed = allowed.tril(diagonal=q_start + offset - k_start)  # (block_q, block_k), j <= i + offset
-    return scores.masked_fill(~allowed, float("-inf"))  # (..., block_q, block_k)
+    allowed = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device)  # (bq, bk)
+    allowed = allowed.tril(diagonal=q_start + offset - k_start)  # (bq, bk): j <= i + offset
+    return scores.masked_fill(~allowed, float("-inf"))  # (..., bq, bk)
 
 
 def _key_stop(q_end: int, num_keys: int, offset: int | None) -> int:
     """One past the last key any query before `q_end` may see: later key blocks are skipped."""
     return num_keys if offset is None else max(0, min(num_keys, q_end + offset))
+
+
+# In the shape comments, bq and bk are the sizes of a query block and of a key block.
 
 
 def _forward(
@@ -56,23 +59,24 @@ def _forward(
     logsumexp = query.new_empty(query.shape[:-1])  # (..., Tq)
     for q_start in range(0, num_queries, block_size):  # outer loop: query blocks
         q_end = min(q_start + block_size, num_queries)
-        scaled_query = query[..., q_start:q_end, :] * scale  # (..., block_q, d)
-        running_max = query.new_full(scaled_query.shape[:-1] + (1,), float("-inf"))  # (..., block_q, 1)
-        running_sum = query.new_zeros(scaled_query.shape[:-1] + (1,))  # (..., block_q, 1)
-        acc = query.new_zeros(scaled_query.shape[:-1] + value.shape[-1:])  # (..., block_q, d_v)
-        for k_start in range(0, _key_stop(q_end, num_keys, offset), block_size):  # inner: key blocks
+        scaled_query = query[..., q_start:q_end, :] * scale  # (..., bq, d)
+        rows = scaled_query.shape[:-1]  # (..., bq)
+        running_max = query.new_full(rows + (1,), float("-inf"))  # (..., bq, 1), m
+        running_sum = query.new_zeros(rows + (1,))  # (..., bq, 1), l
+        acc = query.new_zeros(rows + value.shape[-1:])  # (..., bq, d_v), unnormalised output
+        for k_start in range(0, _key_stop(q_end, num_keys, offset), block_size):  # inner loop
             k_end = min(k_start + block_size, num_keys)
-            scores = _score_tile(scaled_query, key[..., k_start:k_end, :], q_start, k_start, offset)  # (..., block_q, block_k)
-            running_max, running_sum, correction, weights = online_softmax_step(
+            key_block = key[..., k_start:k_end, :]  # (..., bk, d)
+            scores = _score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
+            running_max, running_sum, correction, exp_scores = online_softmax_step(
                 running_max, running_sum, scores
-            )  # (..., block_q, 1) x 3, (..., block_q, block_k) unnormalised
-            acc = acc * correction + weights @ value[..., k_start:k_end, :]  # (..., block_q, d_v)
-        has_keys = running_sum > 0  # (..., block_q, 1), False for a query that may see no key
-        output[..., q_start:q_end, :] = acc / running_sum.masked_fill(~has_keys, 1.0)  # (..., block_q, d_v)
+            )  # (..., bq, 1) three times, then (..., bq, bk)
+            acc = acc * correction + exp_scores @ value[..., k_start:k_end, :]  # (..., bq, d_v)
+        has_keys = running_sum > 0  # (..., bq, 1): False for a query that may see no key
+        output[..., q_start:q_end, :] = acc / running_sum.masked_fill(~has_keys, 1.0)  # (..., bq, d_v)
         # L = m + log(l); +inf for a query with no key, so that exp(S - L) = 0 in the backward.
-        logsumexp[..., q_start:q_end] = torch.where(
-            has_keys, running_max + torch.log(running_sum), float("inf")
-        ).squeeze(-1)  # (..., block_q)
+        block_logsumexp = running_max + torch.log(running_sum)  # (..., bq, 1)
+        logsumexp[..., q_start:q_end] = block_logsumexp.masked_fill(~has_keys, float("inf"))[..., 0]
     return output, logsumexp
 
 
@@ -82,8 +86,8 @@ def _backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients for query, key and value, recomputing the weights one tile at a time.
 
-    With S the scores, P = softmax(S) the weights and dO the output's gradient:
-    dV = P^T dO, dP = dO V^T, dS = P * (dP - D) where D = rowsum(dO * O),
+    With S the scores, P = softmax(S) = exp(S - L) the weights and dO the output's
+    gradient: dV = P^T dO, dP = dO V^T, dS = P * (dP - D) where D = rowsum(dO * O),
     dQ = scale * dS K and dK = scale * dS^T Q.
     """
     num_queries, num_keys = query.shape[-2], key.shape[-2]
@@ -93,20 +97,21 @@ def _backward(
     grad_value = torch.zeros(value.shape, dtype=value.dtype, device=value.device)  # (..., Tk, d_v)
     for k_start in range(0, num_keys, block_size):  # outer loop: key blocks
         k_end = min(k_start + block_size, num_keys)
-        key_block, value_block = key[..., k_start:k_end, :], value[..., k_start:k_end, :]  # (..., block_k, d), (..., block_k, d_v)
-        # Queries before k_start - offset see no key of this block (causal): skip them.
+        key_block = key[..., k_start:k_end, :]  # (..., bk, d)
+        value_block = value[..., k_start:k_end, :]  # (..., bk, d_v)
+        # Causal: the queries before k_start - offset see no key of this block; skip them.
         q_first = 0 if offset is None else min(num_queries, max(0, k_start - offset))
         for q_start in range(q_first, num_queries, block_size):  # inner loop: query blocks
             q_end = min(q_start + block_size, num_queries)
-            scaled_query = query[..., q_start:q_end, :] * scale  # (..., block_q, d)
-            scores = _score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., block_q, block_k)
-            weights = torch.exp(scores - logsumexp[..., q_start:q_end, None])  # (..., block_q, block_k), P
-            grad_out = grad_output[..., q_start:q_end, :]  # (..., block_q, d_v)
-            grad_value[..., k_start:k_end, :] += weights.transpose(-2, -1) @ grad_out  # (..., block_k, d_v)
-            grad_weights = grad_out @ value_block.transpose(-2, -1)  # (..., block_q, block_k), dP
-            grad_scores = weights * (grad_weights - delta[..., q_start:q_end, None])  # (..., block_q, block_k), dS
-            grad_query[..., q_start:q_end, :] += (grad_scores @ key_block) * scale  # (..., block_q, d)
-            grad_key[..., k_start:k_end, :] += grad_scores.transpose(-2, -1) @ scaled_query  # (..., block_k, d)
+            scaled_query = query[..., q_start:q_end, :] * scale  # (..., bq, d)
+            scores = _score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
+            weights = torch.exp(scores - logsumexp[..., q_start:q_end, None])  # (..., bq, bk), P
+            grad_out = grad_output[..., q_start:q_end, :]  # (..., bq, d_v), dO
+            grad_value[..., k_start:k_end, :] += weights.transpose(-2, -1) @ grad_out  # (..., bk, d_v)
+            grad_weights = grad_out @ value_block.transpose(-2, -1)  # (..., bq, bk), dP
+            grad_scores = weights * (grad_weights - delta[..., q_start:q_end, None])  # (..., bq, bk), dS
+            grad_query[..., q_start:q_end, :] += (grad_scores @ key_block) * scale  # (..., bq, d)
+            grad_key[..., k_start:k_end, :] += grad_scores.transpose(-2, -1) @ scaled_query  # (..., bk, d)
     return grad_query, grad_key, grad_value
 
 
@@ -119,7 +124,7 @@ class TiledAttentionFunction(torch.autograd.Function):
         offset: int | None, block_size: int,
     ) -> torch.Tensor:
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
-        output, logsumexp = _forward(query, key, value, offset, block_size, scale)  # (..., Tq, d_v), (..., Tq)
+        output, logsumexp = _forward(query, key, value, offset, block_size, scale)
         ctx.save_for_backward(query, key, value, output, logsumexp)
         ctx.offset, ctx.block_size, ctx.scale = offset, block_size, scale
         return output
@@ -184,7 +189,9 @@ def tiled_attention(
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     block_size = check_block_size(block_size)
-    batch = broadcast_batch_shapes(query=query.shape[:-2], key=key.shape[:-2], value=value.shape[:-2])
+    batch = broadcast_batch_shapes(
+        query=query.shape[:-2], key=key.shape[:-2], value=value.shape[:-2]
+    )
     query = query.expand(batch + query.shape[-2:])  # (..., Tq, d), a view
     key = key.expand(batch + key.shape[-2:])  # (..., Tk, d)
     value = value.expand(batch + value.shape[-2:])  # (..., Tk, d_v)

@@ -8,6 +8,7 @@ fresh batch from the task at each step, never from the held-out share.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -15,6 +16,63 @@ import torch.nn.functional as F
 
 from attention.seq2seq import Seq2SeqTransformer, greedy_decode
 from attention.tasks import END, PAD, START, DigitTask, decoder_input
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015), written out; the learning rate is given at each step.
+
+    Each parameter keeps two running averages: `m` of its gradient and `v` of
+    the gradient's square. The update is `-lr * m_hat / (sqrt(v_hat) + eps)`,
+    where the hats undo the averages' bias towards their zero start. Dividing
+    by `sqrt(v_hat)` gives every parameter a step of about `lr`, whatever the
+    size of its gradient. It computes what `torch.optim.Adam` computes (up to
+    rounding); it is written here because creating a `torch.optim` optimizer
+    first imports `torch._dynamo`, which costs seconds.
+
+    Args:
+        parameters: the tensors to update (their `.grad` is read).
+        betas: the decay of the two averages; the paper uses (0.9, 0.98).
+        eps: added to the denominator, against division by zero.
+
+    Example:
+        >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+        >>> optimizer = Adam([w])
+        >>> (w ** 2).sum().backward()
+        >>> optimizer.step(lr=0.1)
+        >>> w.detach()                # each entry moves by lr against its gradient's sign
+        tensor([ 0.9000, -1.9000])
+    """
+
+    def __init__(
+        self, parameters: Iterable[torch.Tensor], betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-9,
+    ) -> None:
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.betas = betas
+        self.eps = eps
+        self.steps = 0
+        self.m = [torch.zeros_like(p) for p in self.parameters]
+        self.v = [torch.zeros_like(p) for p in self.parameters]
+
+    def zero_grad(self) -> None:
+        """Forget the gradients, before the next backward pass."""
+        for p in self.parameters:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        """Update every parameter that has a gradient, with learning rate `lr`."""
+        self.steps += 1
+        beta1, beta2 = self.betas
+        bias1 = 1 - beta1**self.steps  # the averages' bias towards 0
+        bias2 = 1 - beta2**self.steps
+        for p, m, v in zip(self.parameters, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            denominator = (v / bias2).sqrt_().add_(self.eps)
+            p.addcdiv_(m, denominator, value=-lr / bias1)
 
 
 @dataclass
@@ -73,18 +131,16 @@ def train(
     Returns:
         The `TrainingLog` of the run.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    optimizer = Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
     log = TrainingLog()
     model.train()
     for step in range(1, steps + 1):
         rate = warmup_then_decay(step, lr, warmup)
-        for group in optimizer.param_groups:
-            group["lr"] = rate
         source, target = task.sample(batch_size, generator)
         loss = sequence_loss(model, source, target, label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        optimizer.step(rate)
         log.losses.append(loss.item())
         log.learning_rates.append(rate)
     model.eval()

@@ -281,3 +281,30 @@ def test_bad_input_is_named_in_the_error(shapes, mask, error, message):
     query, key, value = (torch.zeros(shape) for shape in shapes)
     with pytest.raises(error, match=message):
         module(query, key, value, mask=mask)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_self_attention_with_one_stacked_projection_equals_three_projections(bias, need_weights):
+    """query is key is value takes the one (3 d_model, d_model) product; copies take three."""
+    module = make_module(bias=bias)
+    x = torch.randn(2, 5, 8, dtype=torch.float64, requires_grad=True)
+    output, weights = module(x, x, x, mask=causal_mask(5), need_weights=need_weights)
+    copies = x.clone(), x.clone()
+    expected, expected_weights = module(x, *copies, mask=causal_mask(5), need_weights=need_weights)
+    torch.testing.assert_close(output, expected, rtol=0, atol=1e-12)
+    if need_weights:
+        torch.testing.assert_close(weights, expected_weights, rtol=0, atol=1e-12)
+    parameters = [x, *module.parameters()]
+    grads = torch.autograd.grad(output.sum(), parameters)
+    expected_grads = torch.autograd.grad(expected.sum(), parameters)
+    for grad, expected_grad in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-12)
+
+
+def test_projections_are_the_public_linear_layers():
+    module = make_module()
+    x = torch.randn(1, 3, 8, dtype=torch.float64)
+    q, k, v = module.project(x, x, x)
+    for projected, linear in ((q, module.w_q), (k, module.w_k), (v, module.w_v)):
+        torch.testing.assert_close(projected, linear(x), rtol=0, atol=1e-12)
