@@ -34,6 +34,18 @@ def check_torch_mask(mask: object, scores_shape: Shape) -> torch.Tensor:
     return mask
 
 
+def check_query_key_value(query: object, key: object, value: object) -> Shape:
+    """Check three float tensors of one dtype and fitting shapes; return the scores' shape."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_float_tensor(name, x)
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(
+            "query, key and value must share a dtype, "
+            f"got {query.dtype}, {key.dtype} and {value.dtype}"
+        )
+    return check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
+
+
 def masked_softmax(
     scores: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1
 ) -> torch.Tensor:
@@ -123,14 +135,7 @@ def scaled_dot_product_attention(
         >>> output
         tensor([[12.6894]])
     """
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        check_float_tensor(name, x)
-    if not query.dtype == key.dtype == value.dtype:
-        raise TypeError(
-            "query, key and value must share a dtype, "
-            f"got {query.dtype}, {key.dtype} and {value.dtype}"
-        )
-    scores_shape = check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
+    scores_shape = check_query_key_value(query, key, value)
     if mask is not None:
         check_torch_mask(mask, scores_shape)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else check_scale(scale)

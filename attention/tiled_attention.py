@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from attention._checks import broadcast_batch_shapes, check_attention_shapes
+from attention._checks import broadcast_batch_shapes
 from attention.online_softmax import check_block_size, online_softmax_step
-from attention.scaled_dot_product import check_float_tensor
+from attention.scaled_dot_product import check_query_key_value
 
 
 def _score_tile(
@@ -178,14 +178,7 @@ def tiled_attention(
         >>> torch.allclose(output, scaled_dot_product_attention(q, k, v)[0], atol=1e-6)
         True
     """
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        check_float_tensor(name, x)
-    if not query.dtype == key.dtype == value.dtype:
-        raise TypeError(
-            "query, key and value must share a dtype, "
-            f"got {query.dtype}, {key.dtype} and {value.dtype}"
-        )
-    check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
+    check_query_key_value(query, key, value)
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     block_size = check_block_size(block_size)

@@ -66,6 +66,31 @@ class _Sublayers(nn.Module):
             return x + self.dropout(sublayer(norm(x)))  # pre-norm
         return norm(x + self.dropout(sublayer(x)))  # post-norm
 
+    @classmethod
+    def _copy_of(cls, layer: nn.Module, torch_class: type) -> _Sublayers:
+        """A layer of ours with the weights of a batch-first, ReLU torch layer of `torch_class`."""
+        if not isinstance(layer, torch_class):
+            raise TypeError(f"expected nn.{torch_class.__name__}, got {type(layer).__name__}")
+        if not layer.self_attn.batch_first:
+            raise ValueError("from_torch needs a layer built with batch_first=True")
+        if not (layer.activation is F.relu or isinstance(layer.activation, nn.ReLU)):
+            raise ValueError(f"from_torch supports the ReLU activation only, got {layer.activation}")
+        attn = layer.self_attn
+        ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
+                   dropout=layer.dropout.p, norm_first=layer.norm_first)
+        ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
+        ours.self_attention = MultiHeadAttention.from_torch(attn)
+        torch_norms = [layer.norm1, layer.norm2, getattr(layer, "norm3", None)]
+        with torch.no_grad():
+            pairs = [(ours.feed_forward.linear1, layer.linear1),
+                     (ours.feed_forward.linear2, layer.linear2), *zip(ours.norms, torch_norms)]
+            for mine, theirs in pairs:
+                mine.weight.copy_(theirs.weight)
+                mine.bias.copy_(theirs.bias)
+        for mine, theirs in zip(ours.norms, torch_norms):
+            mine.eps = theirs.eps
+        return ours
+
     def _check_input(self, name: str, x: torch.Tensor) -> None:
         d_model = self.self_attention.d_model
         if x.ndim != 3 or x.shape[-1] != d_model:
@@ -82,24 +107,6 @@ class _Sublayers(nn.Module):
         if need_weights:
             self.weights[name] = weights.detach()  # (batch, heads, Tq, Tk)
         return output
-
-
-def _copy_common(ours: _Sublayers, layer: nn.Module) -> None:
-    """Copy the feed-forward and norm weights of a torch layer into ours."""
-    if not layer.self_attn.batch_first:
-        raise ValueError("from_torch needs a layer built with batch_first=True")
-    if not (layer.activation is F.relu or isinstance(layer.activation, nn.ReLU)):
-        raise ValueError(f"from_torch supports the ReLU activation only, got {layer.activation}")
-    with torch.no_grad():
-        for mine, theirs in ((ours.feed_forward.linear1, layer.linear1),
-                             (ours.feed_forward.linear2, layer.linear2)):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
-        torch_norms = [layer.norm1, layer.norm2, getattr(layer, "norm3", None)]
-        for mine, theirs in zip(ours.norms, torch_norms):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
-            mine.eps = theirs.eps
 
 
 class EncoderLayer(_Sublayers):
@@ -152,15 +159,7 @@ class EncoderLayer(_Sublayers):
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
         """An `EncoderLayer` with the weights of a batch-first, ReLU `nn.TransformerEncoderLayer`."""
-        if not isinstance(layer, nn.TransformerEncoderLayer):
-            raise TypeError(f"expected nn.TransformerEncoderLayer, got {type(layer).__name__}")
-        attn = layer.self_attn
-        ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
-                   dropout=layer.dropout.p, norm_first=layer.norm_first)
-        ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
-        _copy_common(ours, layer)
-        ours.self_attention = MultiHeadAttention.from_torch(attn)
-        return ours.train(layer.training)
+        return cls._copy_of(layer, nn.TransformerEncoderLayer).train(layer.training)
 
 
 class DecoderLayer(_Sublayers):
@@ -225,13 +224,6 @@ class DecoderLayer(_Sublayers):
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
         """A `DecoderLayer` with the weights of a batch-first, ReLU `nn.TransformerDecoderLayer`."""
-        if not isinstance(layer, nn.TransformerDecoderLayer):
-            raise TypeError(f"expected nn.TransformerDecoderLayer, got {type(layer).__name__}")
-        attn = layer.self_attn
-        ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
-                   dropout=layer.dropout.p, norm_first=layer.norm_first)
-        ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
-        _copy_common(ours, layer)
-        ours.self_attention = MultiHeadAttention.from_torch(attn)
+        ours = cls._copy_of(layer, nn.TransformerDecoderLayer)
         ours.cross_attention = MultiHeadAttention.from_torch(layer.multihead_attn)
         return ours.train(layer.training)
