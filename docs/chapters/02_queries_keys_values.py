@@ -174,7 +174,8 @@ Markdown(
 # %% [markdown]
 # ## Nadaraya–Watson: weights from similarity
 #
-# In 1964 Elizbar Nadaraya and Geoffrey Watson independently proposed the fix:
+# In 1964 [Elizbar Nadaraya](../reference/references.md#nadaraya1964) and [Geoffrey Watson](../reference/references.md#watson1964)
+# independently proposed the fix:
 # weigh each training point by how close its input is to the query. Closeness is
 # measured by a **kernel** $K$, a function that is large near 0 and falls off with
 # distance. With a **bandwidth** $h > 0$ that sets the length scale of "close",

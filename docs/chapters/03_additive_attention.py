@@ -43,7 +43,8 @@ torch.set_printoptions(precision=4)
 # %% [markdown]
 # ## The score is a small network
 #
-# In 2015 Bahdanau, Cho and Bengio added attention to a neural machine-translation model.
+# In 2015 [Bahdanau, Cho and Bengio](../reference/references.md#bahdanau2015) added attention to a neural
+# machine-translation model.
 # An encoder reads the source sentence and leaves one vector per source word, which they
 # called an *annotation*; a decoder then writes the translation one word at a time. Before
 # writing each word the decoder asks which source words matter now. Its current state is

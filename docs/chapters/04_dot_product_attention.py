@@ -46,7 +46,7 @@ torch.set_printoptions(precision=3)
 # %% [markdown]
 # ## From a network to a dot product
 #
-# In the same year as Bahdanau et al.'s paper, Luong, Pham and Manning (2015) compared
+# In the same year as Bahdanau et al.'s paper, [Luong, Pham and Manning (2015)](../reference/references.md#luong2015) compared
 # several score functions for attention in translation. The simplest of them, which they
 # called *dot*, has no parameters at all:
 #
@@ -389,7 +389,7 @@ Markdown(
     f"On this machine, at $n = {timed_lengths[-1]}$, additive attention took "
     f"{additive_ms[-1]:.2f} ms and dot-product attention {dot_ms[-1]:.3f} ms, a ratio of "
     f"{measured_text} where the FLOP count gives {counted_ratio:.2f}: {verdict} "
-    f"Vaswani et al. (2017) gave the same reasons for building the Transformer on dot "
+    f"[Vaswani et al. (2017)](../reference/references.md#vaswani2017) gave the same reasons for building the Transformer on dot "
     f"products: though similar in theoretical complexity, they are much faster and more "
     f"space-efficient in practice, since they can be computed with highly optimised matrix "
     f"multiplication code."

@@ -17,7 +17,8 @@
 # dot-product attention spread out as the vectors get longer, and the softmax collapses
 # onto one key. Version 2 fixes it by changing one thing in version 1: it divides every
 # score by $\sqrt{d_k}$, the square root of the size of the query and key vectors. That is the
-# attention of the Transformer paper (Vaswani et al., 2017), which named it *scaled
+# attention of the Transformer paper ([Vaswani et al., 2017](../reference/references.md#vaswani2017)), which
+# named it *scaled
 # dot-product attention*. This chapter explains why the divisor is $\sqrt{d_k}$ and not
 # something else: we measure how the spread of a dot product grows with $d_k$, derive
 # the law behind the measurement, and then watch what happens to the softmax, and to the

@@ -75,7 +75,7 @@ np.set_printoptions(precision=3, suppress=True)
 # Entry $S_{ij} = q_i \cdot k_j / \sqrt{d_k}$ is the score of query $i$ for key $j$. The
 # softmax runs along each row, over the keys, so row $i$ of $A$ is exactly the weight
 # vector that version 2 computes for query $i$ alone, and row $i$ of $O$ is its output.
-# This is the formula of the Transformer paper,
+# This is the formula of the [Transformer paper](../reference/references.md#vaswani2017),
 # $\operatorname{Attention}(Q, K, V) = \operatorname{softmax}(Q K^\top / \sqrt{d_k})\, V$.
 #
 # ## A small example with words

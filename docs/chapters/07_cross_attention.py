@@ -80,7 +80,8 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # and turns each of its words into a vector; the decoder writes the translation one
 # word at a time. Each decoder layer has, besides its own attention over the words
 # written so far, a sub-layer that attends over the encoder's output: this is the
-# *encoder–decoder attention* of the original Transformer. The decoder position that
+# *encoder–decoder attention* of the original Transformer
+# ([Vaswani et al., 2017](../reference/references.md#vaswani2017)). The decoder position that
 # is about to write a word asks the question (the query), and the source sentence
 # supplies the keys and the values. A decoder position asking "which source word
 # tells me what to write next?" is cross-attention.

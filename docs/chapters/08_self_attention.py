@@ -17,7 +17,8 @@
 # they are, from another sequence. Version 5 projects the queries too, and from the
 # same input: $Q = X W_Q$. Every position of a sequence now asks a question of every
 # position of the same sequence, itself included, and its output is a mix of what
-# the whole sequence offers. This is self-attention, the core of the Transformer.
+# the whole sequence offers. This is self-attention, the core of the
+# [Transformer](../reference/references.md#vaswani2017).
 # This chapter writes it down, looks at the weights of a small sentence, explains why
 # the queries must be projected rather than taken from $X$ directly, and shows the
 # property that shapes the rest of the Transformer: without extra information,

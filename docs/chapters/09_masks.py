@@ -267,7 +267,8 @@ plt.show()
 #
 # Before the softmax, each masked score is replaced by a very negative number, so
 # that its exponential is 0. Which number? Two of the sources use $-10^{9}$; other
-# widely copied code uses $-10^{6}$ (the *Dive into Deep Learning* textbook) or
+# widely copied code uses $-10^{6}$ (the [*Dive into Deep Learning*](../reference/references.md#zhang2023)
+# textbook) or
 # $-9 \times 10^{15}$ (a popular graph-attention implementation); PyTorch's own
 # functions use $-\infty$.
 # Another common choice is the most negative finite number of the dtype,
@@ -496,7 +497,8 @@ print(f"max |weights - nn.MultiheadAttention's| = {difference:.1e}")
 #
 # ## Dropout on the attention weights
 #
-# The Transformer also regularizes attention with *dropout* on the weights: during
+# The Transformer ([Vaswani et al., 2017](../reference/references.md#vaswani2017)) also regularizes attention
+# with *dropout* ([Srivastava et al., 2014](../reference/references.md#srivastava2014)) on the weights: during
 # training each weight is set to 0 with probability $p$, and the surviving weights
 # are multiplied by $1/(1-p)$ so that each weight keeps its expected value. A query
 # then cannot rely on any single key always being there. The sources' attention

@@ -15,7 +15,8 @@
 #
 # Version 5, [self-attention](08_self_attention.py), projects the input into queries,
 # keys and values and runs one attention over them. Version 6, the multi-head
-# attention of the Transformer (Vaswani et al., 2017), runs several attentions side by
+# attention of the Transformer ([Vaswani et al., 2017](../reference/references.md#vaswani2017)), runs several
+# attentions side by
 # side, each on its own slice of the projections, and then combines their results
 # with one more learned matrix. This chapter shows why several small heads can do
 # what one big head cannot, takes the computation apart shape by shape, counts its
@@ -157,7 +158,8 @@ Markdown(
     f"within {err_one:.0e}), and an average does not say what was averaged: many pairs of "
     f"words have the same mean. A model could still learn to separate the two with one "
     f"head, but only by giving up what the softmax is good at, picking. Studies of "
-    f"trained Transformers (Clark et al., 2019; Voita et al., 2019) found heads that "
+    f"trained Transformers ([Clark et al., 2019](../reference/references.md#clark2019); "
+    f"[Voita et al., 2019](../reference/references.md#voita2019)) found heads that "
     f"attend to the previous token, to the object of a verb, or to the noun a "
     f"determiner belongs to, each head with its own job. The sources put the same idea "
     f"in other words: each head works on its own part of every word's features, and "
@@ -361,7 +363,7 @@ print(f"max |output difference| with an unconverted mask: {wrong_diff:.2f}")
 # `need_weights=False`, `MultiHeadAttention` returns `None` for the weights and calls
 # PyTorch's `torch.nn.functional.scaled_dot_product_attention`, a fused kernel that
 # computes the softmax and the weighted sum without keeping the full
-# `(batch, heads, Tq, Tk)` weight tensor (on a GPU, FlashAttention-style kernels
+# `(batch, heads, Tq, Tk)` weight tensor (on a GPU, [FlashAttention](../reference/references.md#dao2022)-style kernels
 # process it in tiles). Its boolean mask uses this book's convention, so the mask is
 # passed as it is.
 

@@ -18,12 +18,14 @@
 # Transformer fixes this before its first layer, by adding to each word's embedding
 # a vector that depends only on the word's position. This chapter shows the problem
 # in numbers, asks what a good position vector looks like, and builds the answer of
-# the original Transformer paper (Vaswani et al., 2017): sines and cosines at many
+# the original Transformer paper ([Vaswani et al., 2017](../reference/references.md#vaswani2017)): sines and
+# cosines at many
 # frequencies. We look at the encoding as an image, measure how similar two positions
 # are as a function of their distance, and check the property the design was chosen
 # for: moving $k$ positions along is a fixed linear map, the same at every position,
 # which a layer can use to look $k$ words back. The chapter ends with the learned
-# alternative used by BERT and GPT-2, and with how the encoding enters the model.
+# alternative used by [BERT](../reference/references.md#devlin2019) and [GPT-2](../reference/references.md#radford2019), and with how
+# the encoding enters the model.
 
 # %%
 import math
@@ -441,7 +443,8 @@ Markdown(
 # model would handle sentences longer than any seen in training, since the formula
 # gives a vector for every position. In practice models extrapolate poorly with
 # either scheme, which led to encodings of *relative* position. One of them, rotary
-# position embedding (RoPE, Su et al., 2021), applies the rotation $M_p$ to the query
+# position embedding (RoPE, [Su et al., 2021](../reference/references.md#su2021)), applies the rotation $M_p$ to
+# the query
 # and the key of position $p$ instead of adding anything, so that their dot product
 # depends only on the offset between them: the rotation of this chapter, moved inside
 # the attention.

@@ -16,7 +16,8 @@
 # The previous chapters built the parts: [multi-head attention](10_multi_head_attention.py),
 # [masks](09_masks.py), [cross-attention](07_cross_attention.py) and
 # [positional encoding](11_positional_encoding.py). This chapter puts them together into
-# the model of Vaswani et al. (2017): token embeddings scaled by $\sqrt{d_{\text{model}}}$,
+# the model of [Vaswani et al. (2017)](../reference/references.md#vaswani2017): token embeddings scaled by
+# $\sqrt{d_{\text{model}}}$,
 # a stack of encoder layers, a stack of decoder layers, and an output projection onto the
 # vocabulary. Between the parts sit residual connections and layer norms, and where the
 # norm goes, after each sublayer as in the paper or before it as in most models since,
@@ -229,8 +230,10 @@ print("cross-attention", tuple(cross_w.shape),
 # It uses one matrix for three jobs: the source embedding, the target embedding (the
 # source and target languages share one vocabulary of sub-word pieces) and the weights
 # of the output projection, which scores the decoder's output vector $h$ against every
-# token's row $e_v$: $\text{logit}_v = h \cdot e_v$. And it multiplies the embedding by
-# $\sqrt{d_{\text{model}}}$ before adding the positional encoding.
+# token's row $e_v$: $\text{logit}_v = h \cdot e_v$ (sharing the input and output
+# matrices follows [Press and Wolf, 2017](../reference/references.md#press2017)). And it
+# multiplies the embedding by $\sqrt{d_{\text{model}}}$ before adding the positional
+# encoding.
 #
 # The paper does not say why; the sizes do. The decoder's output passes through a layer
 # norm, so its entries have size about 1 and $\lVert h \rVert \approx
@@ -416,13 +419,15 @@ Markdown(
 #
 # ## Residual connections and layer norm
 #
-# A **residual connection** adds a sublayer's input to its output, $x + F(x)$. The
+# A **residual connection** ([He et al., 2016](../reference/references.md#he2016)) adds a sublayer's input to its
+# output, $x + F(x)$. The
 # sublayer then only has to learn a *change* to $x$, and an untrained sublayer whose
 # output is small leaves $x$ almost as it was, so a deep stack starts out close to the
 # identity instead of a long chain of random maps. In the backward pass the sum passes
 # the gradient to $x$ unchanged, whatever $F$ does to it.
 #
-# A **layer norm** rescales each position's vector to mean 0 and variance 1 over its
+# A **layer norm** ([Ba et al., 2016](../reference/references.md#ba2016)) rescales each position's vector to mean 0
+# and variance 1 over its
 # $d_{\text{model}}$ features, then applies a learned scale $\gamma$ and shift $\beta$
 # (vectors of size $d_{\text{model}}$, starting at 1 and 0):
 #
@@ -432,7 +437,8 @@ Markdown(
 # $$
 #
 # with a small $\epsilon$ ($10^{-5}$) against division by zero. It works on each position
-# of each sequence alone, unlike the *batch norm* of image models, which averages over
+# of each sequence alone, unlike the *batch norm* of image models
+# ([Ioffe and Szegedy, 2015](../reference/references.md#ioffe2015)), which averages over
 # the batch: a sentence's vectors do not depend on what else is in the batch, and a
 # single sentence at inference is normalized exactly as in training. Three positions
 # with very different sizes:
@@ -458,7 +464,8 @@ with torch.no_grad():
 # ## Post-norm and pre-norm
 #
 # The paper normalizes *after* the residual sum (**post-norm**). Most Transformers since
-# GPT-2 (Radford et al., 2019) normalize the sublayer's *input* instead and leave the sum
+# GPT-2 ([Radford et al., 2019](../reference/references.md#radford2019)) normalize the sublayer's *input* instead
+# and leave the sum
 # alone (**pre-norm**), with one layer norm after the last layer:
 #
 # $$
@@ -482,10 +489,11 @@ with torch.no_grad():
 # output would be that growing sum. In the package, `norm_first=True` selects pre-norm,
 # for a layer or the whole `Transformer`, as in PyTorch.
 #
-# Xiong et al. (2020, *On Layer Normalization in the Transformer Architecture*) worked out
+# [Xiong et al. (2020, *On Layer Normalization in the Transformer Architecture*)](../reference/references.md#xiong2020)
+# worked out
 # what this does to the gradients at initialization. The next cell measures it. It builds
 # a 32-layer encoder stack of each kind (with $d_{\text{model}} = 64$, and its weight
-# matrices initialized as in their analysis, by Glorot's uniform rule,
+# matrices initialized as in their analysis, by [Glorot's](../reference/references.md#glorot2010) uniform rule,
 # `nn.init.xavier_uniform_`), and feeds it random vectors. For every depth $L$ it
 # computes the gradient of a fixed random read-out of the stack's output with respect to
 # the feed-forward weights $W_2$ of the *top* layer (the first $L$ layers of the stack,
@@ -575,13 +583,14 @@ Markdown(
     f"learning rate grows linearly from 0 over the first 4,000 steps, so that the first "
     f"updates stay small while the model is random. They showed that a pre-norm "
     f"Transformer trains without warm-up, with larger learning rates and in fewer steps; "
-    f"Wang et al. (2019, *Learning Deep Transformer Models for Machine Translation*) "
+    f"[Wang et al. (2019, *Learning Deep Transformer Models for Machine "
+    f"Translation*)](../reference/references.md#wang2019) "
     f"trained pre-norm encoders of 30 layers, in a setting where deep post-norm encoders "
     f"did not train.\n\n"
     f"Pre-norm has a price, visible on the right: since the stream keeps growing, each "
     f"later layer's contribution is a smaller fraction of it, and deep layers count for "
-    f"less. Several studies (for instance Liu et al., 2020, *Understanding the "
-    f"Difficulty of Training Transformers*) report that a post-norm model that does train "
+    f"less. Several studies (for instance [Liu et al., 2020, *Understanding the "
+    f"Difficulty of Training Transformers*](../reference/references.md#liu2020)) report that a post-norm model that does train "
     f"tends to end slightly better. Most large models have chosen the stability."
 )
 

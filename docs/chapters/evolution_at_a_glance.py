@@ -40,13 +40,16 @@ rng = np.random.default_rng(0)
 # ([Chapter 2](02_queries_keys_values.py)). What evolves is where the scores come
 # from and where the queries, keys and values come from.
 #
-# - **Version 0**, additive attention, scores a query against a key with a small
-#   learned network, $w^\top \tanh(W_q q + W_k k)$.
-# - **Version 1** replaces the network by the dot product $q \cdot k$: nothing to
-#   learn, and one matrix product for all keys.
-# - **Version 2** divides the dot product by $\sqrt{d}$, so that the scores keep a
-#   spread of about 1 whatever the size $d$ of the vectors, and the softmax does not
-#   saturate.
+# - **Version 0**, additive attention ([Bahdanau, Cho and Bengio, 2015](../reference/references.md#bahdanau2015)),
+#   scores a query against a key with a small learned network,
+#   $w^\top \tanh(W_q q + W_k k)$.
+# - **Version 1** replaces the network by the dot product $q \cdot k$
+#   ([Luong, Pham and Manning, 2015](../reference/references.md#luong2015)): nothing to learn, and one matrix
+#   product for all keys.
+# - **Version 2**, the attention of the Transformer
+#   ([Vaswani et al., 2017](../reference/references.md#vaswani2017)), divides the dot
+#   product by $\sqrt{d}$, so that the scores keep a spread of about 1 whatever the size
+#   $d$ of the vectors, and the softmax does not saturate.
 # - **Version 3** asks many queries at once: a matrix of queries, one softmax per
 #   row.
 # - **Version 4**, cross-attention, stops using the input as it is: keys and values
