@@ -193,16 +193,16 @@ print("\n".join([lines[0], elided, *lines[-3:]]))
 #
 # ## Temperature
 #
-# Dividing the scores by a *temperature* $T > 0$ before the softmax gives a family of
+# Dividing the scores by a *temperature* $\tau > 0$ before the softmax gives a family of
 # distributions from the same scores:
 #
 # $$
-# \operatorname{softmax}(z / T)_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}} .
+# \operatorname{softmax}(z / \tau)_i = \frac{e^{z_i / \tau}}{\sum_j e^{z_j / \tau}} .
 # $$
 #
 # A temperature below 1 stretches the gaps between the scores, so the distribution
-# gets sharper; above 1 it shrinks them, so it gets flatter. As $T \to 0$ the weights
-# approach the one-hot argmax, and as $T \to \infty$ every gap vanishes and they approach
+# gets sharper; above 1 it shrinks them, so it gets flatter. As $\tau \to 0$ the weights
+# approach the one-hot argmax, and as $\tau \to \infty$ every gap vanishes and they approach
 # the uniform $1/n$. Temperature is the knob language models turn when they sample the
 # next word, and, as a later chapter shows, the $1/\sqrt{d}$ in
 # [scaled dot-product attention](05_scaled_dot_product_attention.py) is a fixed
@@ -222,7 +222,7 @@ width = 0.8 / len(temperatures)
 for k, t in enumerate(temperatures):
     offsets = np.arange(n) + (k - (len(temperatures) - 1) / 2) * width
     weights_t = attention.softmax_with_temperature(logits, t)
-    ax_bars.bar(offsets, weights_t, width, label=f"T = {t:g}")
+    ax_bars.bar(offsets, weights_t, width, label=f"τ = {t:g}")
 ax_bars.set_xticks(np.arange(n), [f"{z:g}" for z in logits])
 ax_bars.set(xlabel="logit of each item", ylabel="softmax weight")
 ax_bars.locator_params(axis="y", nbins=4)
@@ -244,8 +244,8 @@ ax_curve.legend()
 plt.show()
 
 # %% [markdown]
-# **Figure 1.1.** Left: the same six logits at five temperatures. At $T = 0.25$ almost
-# all the weight sits on the largest logit; at $T = 4$ the bars are nearly level. Right:
+# **Figure 1.1.** Left: the same six logits at five temperatures. At $\tau = 0.25$ almost
+# all the weight sits on the largest logit; at $\tau = 4$ the bars are nearly level. Right:
 # as the temperature rises, the largest weight falls from 1 towards $1/n$ and the
 # entropy climbs from 0 towards its maximum $\log n$.
 
@@ -253,7 +253,7 @@ plt.show()
 cold = attention.softmax_with_temperature(logits, 0.25)
 hot = attention.softmax_with_temperature(logits, 4.0)
 Markdown(
-    f"In numbers: at $T = 0.25$ the largest weight is {cold.max():.3f}; at $T = 4$ it is "
+    f"In numbers: at $\\tau = 0.25$ the largest weight is {cold.max():.3f}; at $\\tau = 4$ it is "
     f"{hot.max():.3f}, against a uniform {1 / n:.3f}, and the entropy is "
     f"{attention.entropy(hot) / np.log(n):.0%} of the maximum."
 )
@@ -548,7 +548,7 @@ Markdown(
 #
 # 1. For the six logits of Figure 1.1, find the temperature at which the largest weight
 #    is exactly 0.5, to four decimal places. (Figure 1.1 shows that the largest weight only
-#    falls as $T$ grows, so bisection works.)
+#    falls as $\tau$ grows, so bisection works.)
 # 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
 #    $J g = s \odot (g - (s^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
 #    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
@@ -569,7 +569,7 @@ for _ in range(60):
     else:
         high = middle
 largest_at_t = attention.softmax_with_temperature(logits, middle).max()
-print(f"T = {middle:.4f}, largest weight = {largest_at_t:.6f}")
+print(f"τ = {middle:.4f}, largest weight = {largest_at_t:.6f}")
 
 # %% tags=["solution"]
 # Exercise 2. (J g)_i = sum_j s_i (delta_ij - s_j) g_j = s_i g_i - s_i (s . g),

@@ -73,7 +73,7 @@ def about(x: float) -> str:
 # queries at once.
 #
 # In [Chapter 1](01_softmax.py#temperature)'s terms, dividing the scores by
-# $\sqrt{d_k}$ is a softmax at the fixed temperature $T = \sqrt{d_k}$. The temperature
+# $\sqrt{d_k}$ is a softmax at the fixed temperature $\tau = \sqrt{d_k}$. The temperature
 # does not depend on the data or on anything learned; it depends only on the vector
 # size, and the rest of this chapter is about why that is the right thing for it to
 # depend on.
