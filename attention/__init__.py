@@ -57,8 +57,8 @@ _TORCH_NAMES = {
     "Seq2SeqTransformer": "attention.seq2seq",
     "greedy_decode": "attention.seq2seq",
     # Making attention fast (chapters 14 to 16)
-    "online_softmax": "attention.online_softmax",
-    "tiled_attention": "attention.tiled_attention",
+    "online_softmax": "attention.online_normalizer",
+    "tiled_attention": "attention.tiling",
     "KVCache": "attention.kv_cache",
     "GroupedQueryAttention": "attention.grouped_query",
 }

@@ -34,11 +34,13 @@ them. Set either to another value to measure without it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 if __name__ == "__main__":  # run as a script: before torch loads (see above)
@@ -53,7 +55,7 @@ from torch._C._profiler import _ExtraFields_Allocation  # noqa: E402
 from attention.kv_decoding import TinyLanguageModel  # noqa: E402
 from attention.multi_head import MultiHeadAttention  # noqa: E402
 from attention.scaled_dot_product import scaled_dot_product_attention  # noqa: E402
-from attention.tiled_attention import tiled_attention  # noqa: E402
+from attention.tiling import tiled_attention  # noqa: E402
 
 
 def median_times(
@@ -81,6 +83,20 @@ def median_times(
     return [statistics.median(function_times) for function_times in times]
 
 
+@contextlib.contextmanager
+def _silent_stderr() -> Iterator[None]:
+    """Send what is written to file descriptor 2 (C++ logs too) to /dev/null."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_memory(function: Callable[[], object]) -> int:
     """The largest number of bytes torch's CPU allocator held at once while `function()` ran.
 
@@ -94,6 +110,8 @@ def peak_memory(function: Callable[[], object]) -> int:
     in time order and keeping the largest running total gives the peak.
     (Python's `tracemalloc` and `resource.getrusage` do not work here: the first
     does not see torch's allocations, the second only the process's lifetime peak.)
+    The profiler's C++ side logs a few lines straight to file descriptor 2; they
+    are sent to /dev/null while it runs.
 
     Example:
         >>> def make_and_drop():
@@ -104,7 +122,7 @@ def peak_memory(function: Callable[[], object]) -> int:
         4000000
     """
     activities = [torch.profiler.ProfilerActivity.CPU]
-    with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
+    with _silent_stderr(), torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
         function()
     events: list[tuple[int, int, int]] = []  # (time, size, address); size < 0 for a free
     nodes = list(profiler.profiler.kineto_results.experimental_event_tree())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 
 import pytest
 import torch
@@ -12,11 +11,10 @@ from hypothesis import strategies as st
 
 from attention import scaled_dot_product_attention, tiled_attention
 from attention.benchmark import peak_memory
-from attention.tiled_attention import TiledAttentionFunction
+from attention.tiling import TiledAttentionFunction
 
 SETTINGS = settings(max_examples=40, deadline=None)
-# The module, not the function of the same name that `attention.tiled_attention` resolves to.
-tiled_module = importlib.import_module("attention.tiled_attention")
+import attention.tiling as tiled_module  # noqa: E402
 
 
 def lower_right_causal(num_queries: int, num_keys: int) -> torch.Tensor:

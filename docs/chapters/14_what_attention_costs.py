@@ -34,7 +34,6 @@ import os
 # Torch reads these once, when it loads: set them before `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle threads sleep
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # big tensors: 2 MiB pages
-os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # a quiet memory profiler
 
 import textwrap
 

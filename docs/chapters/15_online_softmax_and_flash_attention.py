@@ -33,7 +33,6 @@
 # traffic.
 
 # %%
-import contextlib
 import math
 import os
 import platform
@@ -49,7 +48,7 @@ import attention
 from attention import online_softmax, tiled_attention
 from attention.benchmark import median_times, peak_memory
 from attention.cost import dot_product_attention_cost, matmul_flops
-from attention.online_softmax import merge_softmax_states, online_softmax_step
+from attention.online_normalizer import merge_softmax_states, online_softmax_step
 from attention.plotting import COLORS, use_book_style
 
 use_book_style()
@@ -125,7 +124,7 @@ Markdown(
 # when it grows. Reading a block of entries at a time works the same way, with the
 # block's largest entry in the max and its terms summed.
 #
-# `attention.online_softmax.online_softmax_step` does one such step. Let us follow it
+# `attention.online_normalizer.online_softmax_step` does one such step. Let us follow it
 # along a short row, one entry at a time:
 
 # %%
@@ -251,14 +250,12 @@ for name, (m, l) in groupings.items():
 # block pair are a $B_q \times B_k$ *tile*, computed with one matrix product; the
 # block's maxima update the $B_q$ running maxima; the tile of $e^{s - m}$ times the
 # block of values updates the $B_q \times d$ accumulator. This is the inner loop of
-# `attention.tiled_attention` (its `_forward`, read from the package):
+# `attention.tiled_attention` (its `_forward` in `attention/tiling.py`, read from the package):
 
 # %% tags=["remove-input"]
-import importlib  # noqa: E402
 import inspect  # noqa: E402
 
-# The module, not the function of the same name that `attention` exports.
-tiled_module = importlib.import_module("attention.tiled_attention")
+import attention.tiling as tiled_module  # noqa: E402
 
 source = inspect.getsource(tiled_module._forward).splitlines()
 start = next(i for i, line in enumerate(source) if "for q_start" in line)
@@ -519,24 +516,9 @@ for label, mine, theirs in zip("QKV", *gradients.values()):
 # forward and backward pass (as in training), for three implementations: the
 # explicit one, our tiled one, and PyTorch's fused kernel
 # `torch.nn.functional.scaled_dot_product_attention`, which on the CPU is also a
-# tiled algorithm with an online softmax, written in C++. The profiler behind
-# `peak_memory` prints two log lines per call straight to the process's error
-# output; `quiet` sends them to `/dev/null`.
+# tiled algorithm with an online softmax, written in C++.
 
 # %% tags=["measured"]
-@contextlib.contextmanager
-def quiet():
-    """Silence output written directly to file descriptor 2 (C++ logs)."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def explicit(q, k, v):
     return attention.scaled_dot_product_attention(q, k, v)[0]
 
@@ -565,14 +547,13 @@ def training(attend, q, k, v, grad):
 
 lengths = [256, 512, 1024, 2048]
 memory = {(name, mode): [] for name in methods for mode in ("fwd", "fwd+bwd")}
-with quiet():
-    for T in lengths:
-        # each (batch, heads, T, d): the fused kernel wants 4 dimensions
-        q, k, v, grad = torch.randn(4, 1, 1, T, 64).unbind(0)
-        for name, attend in methods.items():
-            memory[name, "fwd"].append(peak_memory(inference(attend, q, k, v)))
-            memory[name, "fwd+bwd"].append(
-                peak_memory(training(attend, q, k, v, grad)))
+for T in lengths:
+    # each (batch, heads, T, d): the fused kernel wants 4 dimensions
+    q, k, v, grad = torch.randn(4, 1, 1, T, 64).unbind(0)
+    for name, attend in methods.items():
+        memory[name, "fwd"].append(peak_memory(inference(attend, q, k, v)))
+        memory[name, "fwd+bwd"].append(
+            peak_memory(training(attend, q, k, v, grad)))
 
 machine = (f"{platform.machine()}, {os.cpu_count()} logical CPUs, "
            f"{platform.system()}, torch {torch.__version__}, "
