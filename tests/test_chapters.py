@@ -33,7 +33,8 @@ def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:
         for output in cell.get("outputs", []):
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
-                found.append(svg_for_page(svg if isinstance(svg, str) else "".join(svg)))
+                svg = svg if isinstance(svg, str) else "".join(svg)
+                found.append(svg_for_page(svg).strip())  # the page's copy ends at </svg>
     return found
 
 
