@@ -364,7 +364,8 @@ Markdown(
 # the newest position and may see every key: it needs no mask at all. Several new
 # positions in one step need one. That happens when a prompt is fed in chunks,
 # when a user's next message is appended to a conversation whose cache is kept,
-# and in *speculative decoding*, where a small model drafts a few tokens and the
+# and in *speculative decoding*
+# ([Leviathan et al., 2023](../reference/references.md#leviathan2023)), where a small model drafts a few tokens and the
 # big model checks them all in a single pass. With $T_q$ new positions and $T_k$
 # keys, query $i$ is position $T_k - T_q + i$ and may see keys
 # $j \le i + T_k - T_q$: the triangle of the causal mask of
@@ -451,7 +452,8 @@ print(f"4 positions against a cache of 12: max |difference| = {error:.1e}")
 # and `kv_cache_bytes(batch, num_layers, num_kv_heads, d_head, num_positions,
 # bytes_per_element)` multiplies it out. Our little model's caches hold little. A
 # model of a realistic size holds a lot. Take the shape of a 7-billion-parameter
-# model such as Llama 2 7B: 32 layers, 32 heads of size 128
+# model such as Llama 2 7B
+# ([Touvron et al., 2023](../reference/references.md#touvron2023)): 32 layers, 32 heads of size 128
 # ($d_{\text{model}} = 4096$), an MLP of width 11008 with three weight matrices, a
 # vocabulary of 32000 tokens, all in float16 (2 bytes per number). Its own sizes
 # give the weights' bytes; `kv_cache_bytes` gives the cache's, with all 32
@@ -688,7 +690,8 @@ for g in (8, 2, 1):
 # its keys and values. Shazeer (2019) found multi-query attention a little worse
 # than multi-head attention. Ainslie et al. (2023) found grouped-query attention
 # with 8 groups close to multi-head attention in quality and close to multi-query
-# attention in speed, which is why models such as Llama 2 70B and Mistral 7B use
+# attention in speed, which is why models such as Llama 2 70B and Mistral 7B
+# ([Jiang et al., 2023](../reference/references.md#jiang2023)) use
 # it. They also showed how to convert a trained multi-head model instead of
 # training a new one: replace the key (and value) projection of each group by the
 # mean of its heads' projections, then continue training for a small fraction
