@@ -45,6 +45,7 @@ log = logging.getLogger("mkdocs.hooks.notebooks")
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = ROOT / ".cache" / "mkdocs-jupyter"
+NOTEBOOK_CACHE = ROOT / ".cache" / "notebooks"
 SHARED_CSS_DIR = "assets/notebook"
 KEPT_CACHES = 3
 
@@ -87,11 +88,22 @@ def notebook_name(page) -> str:
 
 
 def write_notebook(source: Path, target: Path) -> None:
-    """Write the chapter as a notebook without outputs: it runs as is in Jupyter."""
-    notebook = jupytext.read(source)
-    notebook.metadata.pop("jupytext", None)
+    """Write the chapter as a notebook without outputs: it runs as is in Jupyter.
+
+    The conversion is kept in the cache under a hash of the chapter's bytes, so
+    a rebuild copies it instead of parsing every chapter again.
+    """
+    text = source.read_bytes()
+    cached = NOTEBOOK_CACHE / f"{hashlib.sha256(text).hexdigest()[:16]}.ipynb"
+    if not cached.exists():
+        notebook = jupytext.reads(text.decode("utf-8"), fmt="py")
+        notebook.metadata.pop("jupytext", None)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".partial")
+        nbformat.write(notebook, partial)
+        partial.replace(cached)
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, target)
+    shutil.copyfile(cached, target)
 
 
 def on_config(config):
@@ -126,8 +138,9 @@ def _rewrite_links(html: str, page, files) -> str:
 
 
 def svg_for_page(svg: str) -> str:
-    """An SVG document as a page inlines it: no XML prologue, and role="img"."""
-    return _SVG_START.sub("", svg, count=1).replace("<svg ", '<svg role="img" ', 1)
+    """An SVG document as a page inlines it: no XML prologue, role="img", and out of
+    the search index (its labels are not prose, and indexing them slows every build)."""
+    return _SVG_START.sub("", svg, count=1).replace("<svg ", '<svg role="img" data-search-exclude ', 1)
 
 
 def _inline_svg(match: re.Match) -> str:
