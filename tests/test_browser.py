@@ -248,19 +248,21 @@ def test_pages_fit_a_phone_screen(built_site, server):
 def unique_terms(built_site: Path) -> dict[str, str]:
     """For each chapter, a long word of its text that no other page of the site contains."""
     index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    words_by_page: dict[str, set[str]] = {}
+    words: dict[str, set[str]] = {}  # page -> every run of letters on it
+    candidates: dict[str, set[str]] = {}  # page -> its whole words, as the search splits them
     for doc in index["docs"]:
         page = doc["location"].split("#")[0]
         text = (doc["title"] + " " + doc["text"]).lower()
-        tokens = (t.strip(".,;:!?()[]'\"*") for t in re.split(r"[\s\-]+", text))  # as the search splits
-        words_by_page.setdefault(page, set()).update(t for t in tokens if re.fullmatch("[a-z]{9,}", t))
+        words.setdefault(page, set()).update(re.findall("[a-z]+", text))
+        tokens = (t.strip(".,;:!?()[]'\"*") for t in re.split(r"[\s\-]+", text))
+        candidates.setdefault(page, set()).update(t for t in tokens if re.fullmatch("[a-z]{9,}", t))
     terms = {}
-    for page, words in words_by_page.items():
+    for page, mine in candidates.items():
         if not page.startswith("chapters/"):
             continue
         # The search stems words ("generates", "generating"): compare crude stems.
-        others = {w[:7] for p, ws in words_by_page.items() if p != page for w in ws}
-        only_here = sorted(w for w in words if w[:7] not in others)
+        others = {w[:7] for p, ws in words.items() if p != page for w in ws}
+        only_here = sorted(w for w in mine if w[:7] not in others)
         if only_here:
             terms[page] = only_here[len(only_here) // 2]
     return terms
