@@ -316,7 +316,7 @@ Markdown(
 # run cannot move much. Everything runs on one thread (set at the top of the chapter),
 # and `inference_mode` turns off the bookkeeping for gradients.
 
-# %%
+# %% tags=["measured"]
 def median_seconds(function, *args, repeats: int = 5, **kwargs) -> float:
     """Median time of `function(*args, **kwargs)` over `repeats` runs, in s."""
     function(*args, **kwargs)  # warm up: the first call may allocate memory

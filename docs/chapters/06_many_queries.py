@@ -222,7 +222,7 @@ print("max |loop - matrix| =", np.abs(output_loop - output).max())
 # kernel that keeps the numbers in cache. We time both with PyTorch on 256 queries and
 # 256 keys of size 64, best of three runs.
 
-# %%
+# %% tags=["measured"]
 T_time, d_time = 256, 64
 Qt = torch.randn(T_time, d_time)  # (Tq, d_k)
 Kt = torch.randn(T_time, d_time)  # (Tk, d_k)
