@@ -69,7 +69,7 @@ for s, t in zip(source, target):
 
 # %% [markdown]
 # Reversal is a good first task because the answer needs *every* part of the model.
-# Target position $i$ must copy source position $L - 1 - i$, where $L$ is the
+# Target position $i$ must copy source position $T_s - 1 - i$, where $T_s$ is the
 # source's length: the model has to find out the length, count positions from both
 # ends, and fetch the right digit from the source, which only cross-attention can
 # do. And there is one right answer, so a prediction is either entirely right or
@@ -224,12 +224,12 @@ Markdown(
 # We also use *label smoothing* ([Szegedy et al., 2016](../reference/references.md#szegedy2016)), as the
 # Transformer paper ([Vaswani et al., 2017](../reference/references.md#vaswani2017)) does. Instead of the one-hot target,
 # the loss compares the prediction with a target that gives $1 - \varepsilon$ to the
-# right token and spreads $\varepsilon$ evenly over all $V$ tokens (PyTorch's
-# convention; the right token gets $1 - \varepsilon + \varepsilon / V$ in all):
+# right token and spreads $\varepsilon$ evenly over all $n_{\text{vocab}}$ tokens (PyTorch's
+# convention; the right token gets $1 - \varepsilon + \varepsilon / n_{\text{vocab}}$ in all):
 #
 # $$
-# \mathcal{L} = -\sum_{k=1}^{V} y_k \log p_k, \qquad
-# y_k = (1 - \varepsilon)\,[k = \text{right token}] + \frac{\varepsilon}{V}.
+# \mathcal{L} = -\sum_{k=1}^{n_{\text{vocab}}} y_k \log p_k, \qquad
+# y_k = (1 - \varepsilon)\,[k = \text{right token}] + \frac{\varepsilon}{n_{\text{vocab}}}.
 # $$
 #
 # The model can no longer drive the loss to zero by making one score ever larger
@@ -250,7 +250,7 @@ with torch.no_grad():
 
 # %% tags=["remove-input"]
 Markdown(
-    f"With $\\varepsilon = {smoothing}$ and $V = {V}$ the lowest possible loss is "
+    f"With $\\varepsilon = {smoothing}$ and $n_{{\\text{{vocab}}}} = {V}$ the lowest possible loss is "
     f"{loss_floor:.3f}, not 0. The untrained model scores {initial_loss:.2f} on the "
     f"four examples above. A uniform guess, $1/{V}$ for every token, would score "
     f"$\\ln {V} = {np.log(V):.2f}$ (with or without smoothing, since the target "
@@ -400,7 +400,7 @@ print("greedy_decode gives the same:", torch.equal(
 Markdown(
     f"The model gives each token it writes a probability between {min(chosen):.3f} "
     f"and {max(chosen):.3f}, never close to 1: label smoothing trained it towards "
-    f"$1 - \\varepsilon + \\varepsilon / V = {float(smoothed[0]):.3f}$ for the right "
+    f"$1 - \\varepsilon + \\varepsilon / n_{{\\text{{vocab}}}} = {float(smoothed[0]):.3f}$ for the right "
     f"token. Greedy decoding uses only which token ranks first, and for that a "
     f"probability of 0.9 is as good as 1."
 )
@@ -518,8 +518,8 @@ Markdown(
     f"the one source position that holds it; its most faithful head, head "
     f"{best_head}, puts {on_diagonal[best_head].mean():.0%} there on average. This "
     f"is the reversal, done by attention: the query at decoder position $t$ asks for "
-    f"source position $L - 1 - t$, and the value found there carries the digit to "
-    f"write. To ask that, the query must know $L$, and the first layer shows one "
+    f"source position $T_s - 1 - t$, and the value found there carries the digit to "
+    f"write. To ask that, the query must know $T_s$, and the first layer shows one "
     f"place where the model finds it. The query that reads the start token, and "
     f"must write the *last* source digit, puts {first[length - 1]:.0%} of its "
     f"weight on the last real source position: the model has learned where the "

@@ -218,20 +218,20 @@ Markdown(
 # %% [markdown]
 # ## What the cache saves
 #
-# Count the matrix-multiplication FLOPs of one forward pass that runs $n$ new
-# positions, whose queries attend to $L$ keys (the cached positions and the new
+# Count the matrix-multiplication FLOPs of one forward pass that runs $T_q$ new
+# positions, whose queries attend to $T_k$ keys (the cached positions and the new
 # ones), with the conventions of [Chapter 14](14_what_attention_costs.py): an
 # $(m \times k)(k \times n)$ product costs $2mkn$. Per block, the four attention
-# projections cost $8 n d_{\text{model}}^2$ (with every head its own keys and
+# projections cost $8 T_q d_{\text{model}}^2$ (with every head its own keys and
 # values), the MLP, which widens to $4 d_{\text{model}}$ and back,
-# $16 n d_{\text{model}}^2$, and the attention itself $4 n L d_{\text{model}}$: the
+# $16 T_q d_{\text{model}}^2$, and the attention itself $4 T_q T_k d_{\text{model}}$: the
 # scores and the weighted sum, summed over the heads. The final projection onto the
-# vocabulary costs $2 n\, d_{\text{model}} V$; the model computes logits at every
+# vocabulary costs $2 T_q\, d_{\text{model}} n_{\text{vocab}}$; the model computes logits at every
 # position it runs, although decoding uses only the last.
 #
-# Without a cache, step $t$ runs all $n = L = P + t$ positions; with one, the
-# prefill runs the $P$ prompt positions and every later step $n = 1$ position
-# against $L = P + t$ keys:
+# Without a cache, step $t$ runs all $T_q = T_k = P + t$ positions; with one, the
+# prefill runs the $P$ prompt positions and every later step $T_q = 1$ position
+# against $T_k = P + t$ keys:
 
 # %%
 def step_flops(num_new, num_keys, num_kv_heads=num_heads):
@@ -661,8 +661,8 @@ print("vs copied key/value heads: max |difference| =",
 # head with $h/g$ times as many queries.
 #
 # Sharing pays twice in decoding. A cached step attends one query per head to all
-# $L$ cached positions: query head $i$ reads $2 L d_{\text{head}}$ cached numbers
-# and does about $4 L d_{\text{head}}$ FLOPs with them, 2 FLOPs per number read.
+# $T_k$ cached positions: query head $i$ reads $2 T_k d_{\text{head}}$ cached numbers
+# and does about $4 T_k d_{\text{head}}$ FLOPs with them, 2 FLOPs per number read.
 # Accelerators can do hundreds of FLOPs in the time it takes to read one number
 # from memory, so such a step waits on memory, and its time follows the bytes of
 # the cache. With $g$ key/value heads, every number read serves $h/g$ query heads:
