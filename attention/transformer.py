@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.transformer_layers import DecoderLayer, EncoderLayer
+from attention.transformer_layers import DecoderLayer, EncoderLayer, copy_layer_norm
 
 
 class Transformer(nn.Module):
@@ -122,10 +122,6 @@ class Transformer(nn.Module):
         ours = ours.to(first.self_attn.in_proj_weight)  # dtype and device before copying
         ours.encoder_layers = nn.ModuleList(EncoderLayer.from_torch(x) for x in model.encoder.layers)
         ours.decoder_layers = nn.ModuleList(DecoderLayer.from_torch(x) for x in model.decoder.layers)
-        with torch.no_grad():
-            for mine, theirs in ((ours.encoder_norm, model.encoder.norm),
-                                 (ours.decoder_norm, model.decoder.norm)):
-                mine.weight.copy_(theirs.weight)
-                mine.bias.copy_(theirs.bias)
-                mine.eps = theirs.eps
+        copy_layer_norm(ours.encoder_norm, model.encoder.norm)
+        copy_layer_norm(ours.decoder_norm, model.decoder.norm)
         return ours.train(model.training)

@@ -44,6 +44,12 @@ class FeedForward(nn.Module):
         return self.linear2(hidden)  # (batch, T, d_model)
 
 
+def copy_layer_norm(mine: nn.LayerNorm, theirs: nn.LayerNorm) -> None:
+    """Give `mine` the weight, bias and epsilon of `theirs`."""
+    mine.load_state_dict(theirs.state_dict())
+    mine.eps = theirs.eps
+
+
 class _Sublayers(nn.Module):
     """What both layers share: sizes, the feed-forward sublayer, and the residual + norm rule."""
 
@@ -80,15 +86,11 @@ class _Sublayers(nn.Module):
                    dropout=layer.dropout.p, norm_first=layer.norm_first)
         ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
         ours.self_attention = MultiHeadAttention.from_torch(attn)
+        ours.feed_forward.linear1.load_state_dict(layer.linear1.state_dict())
+        ours.feed_forward.linear2.load_state_dict(layer.linear2.state_dict())
         torch_norms = [layer.norm1, layer.norm2, getattr(layer, "norm3", None)]
-        with torch.no_grad():
-            pairs = [(ours.feed_forward.linear1, layer.linear1),
-                     (ours.feed_forward.linear2, layer.linear2), *zip(ours.norms, torch_norms)]
-            for mine, theirs in pairs:
-                mine.weight.copy_(theirs.weight)
-                mine.bias.copy_(theirs.bias)
-        for mine, theirs in zip(ours.norms, torch_norms):
-            mine.eps = theirs.eps
+        for mine, theirs in zip(ours.norms, torch_norms):  # norm3: decoder layers only
+            copy_layer_norm(mine, theirs)
         return ours
 
     def _check_input(self, name: str, x: torch.Tensor) -> None:
