@@ -1,16 +1,19 @@
-"""Run the chapters that need running in parallel, before mkdocs renders the pages.
+"""Run the chapters that need running in worker processes, while mkdocs builds the rest.
 
 mkdocs-jupyter executes a chapter when it renders the page, one page after
-another, so a cold build waits for every chapter in turn. Most of a chapter's
-time is a kernel starting and importing torch, on one core. This hook finds the
-chapters whose cached HTML is missing and executes them in a pool of worker
-processes, one per core, writing each result where mkdocs-jupyter looks for it
-(same cache key, same JSON). mkdocs-jupyter then finds every chapter cached.
+another, so a build waits for every chapter in turn, and for each kernel to shut
+down. This hook finds the chapters whose cached HTML is missing as soon as the
+files are known, and executes them in forked worker processes, one per core,
+writing each result where mkdocs-jupyter looks for it (same cache key, same
+JSON). Meanwhile mkdocs renders the other pages: the chapters being executed are
+moved to the end of the file list, and a page waits for its own chapter only when
+mkdocs renders it. A worker's kernel is stopped at once when its last cell is done
+(hooks/jupyter/jupyter_nbconvert_config.json), not asked to shut down and awaited.
 
-A chapter that fails in the pool is left uncached: mkdocs-jupyter runs it again
+A chapter that fails in a worker is left uncached: mkdocs-jupyter runs it again
 on its own and fails the build with its usual error.
 
-Set BOOK_BUILD_WORKERS to choose the pool size (1 turns the pool off).
+Set BOOK_BUILD_WORKERS to choose the number of workers (0 turns them off).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from mkdocs.structure.files import Files
 from mkdocs_jupyter.plugin import _compute_cache_key, _get_nb_toc_tokens
 
 log = logging.getLogger("mkdocs.hooks.parallel_execution")
 
 TIMINGS = Path(__file__).resolve().parent.parent / ".cache" / "chapter-timings.json"
+WORKER_CONFIG = Path(__file__).resolve().parent / "jupyter"
 _CONVERT_OPTIONS = (
     "kernel_name", "theme", "allow_errors", "show_input", "no_input", "no_prompt",
     "remove_tag_config", "highlight_extra_classes", "include_requirejs", "custom_mathjax_url",
@@ -36,6 +41,7 @@ _CONVERT_OPTIONS = (
 
 def _execute(source: str, options: dict, toc_depth: int, cache_path: str) -> None:
     """Execute one chapter and write mkdocs-jupyter's cache entry (in a forked process)."""
+    os.environ["JUPYTER_CONFIG_PATH"] = str(WORKER_CONFIG)  # read by nb2html's NbConvertApp
     from mkdocs_jupyter import convert
 
     body = convert.nb2html(source, execute=True, **options)
@@ -51,10 +57,61 @@ def _workers() -> int:
     return int(os.environ.get("BOOK_BUILD_WORKERS", os.cpu_count() or 1))
 
 
+class _Pool:
+    """Chapters waiting to run, the workers running them, and what each took."""
+
+    def __init__(self, chapters: dict[str, tuple[str, str]], options: dict, toc_depth: int):
+        self.timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+        # longest first, so the slowest chapter does not start last
+        self.queue = sorted(chapters, key=lambda uri: -self.timings.get(uri, 0.0))
+        self.chapters, self.options, self.toc_depth = chapters, options, toc_depth
+        self.running: dict[int, tuple[str, multiprocessing.Process, float]] = {}
+        self.done: set[str] = set()
+        self._fill()
+
+    def _start(self, uri: str) -> None:
+        source, cache_path = self.chapters[uri]
+        # Forked processes, not a ProcessPoolExecutor: a hook module cannot be pickled by name.
+        process = multiprocessing.get_context("fork").Process(
+            target=_execute, args=(source, self.options, self.toc_depth, cache_path)
+        )
+        process.start()
+        self.running[process.sentinel] = (uri, process, time.perf_counter())
+
+    def _fill(self, first: str | None = None) -> None:
+        if first in self.queue:  # the page mkdocs is waiting for goes next
+            self.queue.remove(first)
+            self.queue.insert(0, first)
+        while self.queue and len(self.running) < _workers():
+            self._start(self.queue.pop(0))
+
+    def wait_for(self, uri: str) -> None:
+        """Return once `uri` has run (or failed), keeping every worker busy meanwhile."""
+        while uri not in self.done:
+            self._fill(first=uri)
+            for sentinel in wait(list(self.running)):
+                done, process, start = self.running.pop(sentinel)
+                process.join()
+                self.done.add(done)
+                if process.exitcode == 0:
+                    self.timings[done] = round(time.perf_counter() - start, 2)
+                    log.info("Executed %s in %.1f s", done, self.timings[done])
+                else:  # mkdocs-jupyter runs it again and reports the error
+                    log.info("Chapter %s failed in a worker: running it again", done)
+        if not self.queue and not self.running:
+            TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+            TIMINGS.write_text(json.dumps(self.timings, indent=1, sort_keys=True))
+
+
+_pool: _Pool | None = None
+
+
 def on_files(files, config):
+    global _pool
+    _pool = None
     plugin = config.plugins["mkdocs-jupyter"]
     settings = plugin.config
-    if not (settings["cache"] and settings["execute"]) or _workers() < 2:
+    if not (settings["cache"] and settings["execute"]) or _workers() < 1:
         return files
     missing = {}
     for file in files:
@@ -63,33 +120,24 @@ def on_files(files, config):
             cache_path = Path(settings["cache_dir"]) / f"{key}.json"
             if not cache_path.exists():
                 missing[file.src_uri] = (file.abs_src_path, str(cache_path))
-    if len(missing) < 2:
-        return files  # nothing to gain from a pool
-
-    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    order = sorted(missing, key=lambda uri: -timings.get(uri, 0.0))  # longest first
-    options = {name: settings[name] for name in _CONVERT_OPTIONS}
+    if not missing:
+        return files
     log.info("Executing %d chapters on %d workers", len(missing), _workers())
-    # Forked processes, not a ProcessPoolExecutor: a hook module cannot be pickled by name.
-    fork = multiprocessing.get_context("fork")
-    running: dict[int, tuple[str, multiprocessing.Process, float]] = {}
-    while order or running:
-        while order and len(running) < _workers():
-            uri = order.pop(0)
-            source, cache_path = missing[uri]
-            process = fork.Process(
-                target=_execute, args=(source, options, settings["toc_depth"], cache_path)
-            )
-            process.start()
-            running[process.sentinel] = (uri, process, time.perf_counter())
-        for sentinel in wait(list(running)):
-            uri, process, start = running.pop(sentinel)
-            process.join()
-            if process.exitcode == 0:
-                timings[uri] = round(time.perf_counter() - start, 2)
-                log.info("Executed %s in %.1f s", uri, timings[uri])
-            else:  # mkdocs-jupyter runs it again and reports the error
-                log.info("Chapter %s failed in the pool: running it again", uri)
-    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
-    TIMINGS.write_text(json.dumps(timings, indent=1, sort_keys=True))
-    return files
+    options = {name: settings[name] for name in _CONVERT_OPTIONS}
+    _pool = _Pool(missing, options, settings["toc_depth"])
+    # Pages are rendered in file order: the chapters being run go last.
+    ordered = sorted(files, key=lambda file: file.src_uri in missing)
+    return Files(ordered)
+
+
+def on_pre_page(page, config, files):
+    """Runs after mkdocs-jupyter's on_pre_page: its render waits for the worker first."""
+    if _pool is not None and page.file.src_uri in _pool.chapters:
+        render = page.render
+
+        def render_when_executed(config, files):
+            _pool.wait_for(page.file.src_uri)
+            return render(config, files)
+
+        page.render = render_when_executed
+    return page
