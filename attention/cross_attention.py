@@ -4,7 +4,7 @@ Versions 1 to 3 compare the queries with the raw input X and average the raw
 rows of X: the input is both the keys and the values. Cross-attention gives each
 role its own learned matrix,
 
-    K = X W_K,    V = X W_V,    output = softmax(Q K^T / sqrt(d_k)) V,
+    K = X W^K,    V = X W^V,    output = softmax(Q K^T / sqrt(d_k)) V,
 
 so what makes an input row easy to find (its key) no longer has to be what is
 taken from it (its value). The queries come from another sequence (in the
@@ -53,8 +53,8 @@ class CrossAttention(nn.Module):
         value_size: d_v, the size of each value, and so of each output.
 
     Members:
-        w_k: `nn.Linear(input_size, query_size, bias=False)`; `w_k.weight` is W_K^T.
-        w_v: `nn.Linear(input_size, value_size, bias=False)`; `w_v.weight` is W_V^T.
+        w_k: `nn.Linear(input_size, query_size, bias=False)`; `w_k.weight` is (W^K)^T.
+        w_v: `nn.Linear(input_size, value_size, bias=False)`; `w_v.weight` is (W^V)^T.
 
     Example:
         >>> _ = torch.manual_seed(0)

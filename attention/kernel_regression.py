@@ -7,10 +7,10 @@ saying how well the query matches each value's key:
 
 Nadaraya-Watson regression is the oldest example. To predict at a query x, it
 averages the training targets y_i, weighting each by how close its input x_i is
-to x. With a Gaussian kernel of bandwidth h the weights are a softmax of negative
-squared distances:
+to x. With a Gaussian kernel of bandwidth sigma (its standard deviation) the
+weights are a softmax of negative squared distances:
 
-    alpha(x, x_i) = softmax_i( -||x - x_i||^2 / (2 h^2) )
+    alpha(x, x_i) = softmax_i( -||x - x_i||^2 / (2 sigma^2) )
     f(x)          = sum_i alpha(x, x_i) y_i
 
 The queries are the inputs we predict at, the keys are the training inputs and
@@ -156,7 +156,7 @@ def gaussian_kernel_weights(
     Args:
         queries: `(n_queries,)` or `(n_queries, d)`.
         keys: `(n_keys,)` or `(n_keys, d)`.
-        bandwidth: the kernel width h > 0; small h attends only to the nearest keys.
+        bandwidth: the kernel width sigma > 0; small sigma attends only to the nearest keys.
 
     Returns:
         `(n_queries, n_keys)`; every row is non-negative and sums to 1.
@@ -185,7 +185,7 @@ def nadaraya_watson(
         queries: inputs to predict at, `(n_queries,)` or `(n_queries, d)`.
         keys: training inputs, `(n_keys,)` or `(n_keys, d)`.
         values: training targets, `(n_keys,)` or `(n_keys, d_v)`: one per key.
-        bandwidth: the kernel width h > 0.
+        bandwidth: the kernel width sigma > 0.
 
     Returns:
         `(predictions, weights)`: predictions `(n_queries,)` or `(n_queries, d_v)`

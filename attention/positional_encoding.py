@@ -70,9 +70,9 @@ def sinusoidal_encoding(
 
 
 def offset_matrix(offset: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    """The linear map M_k with `PE[pos + k] = PE[pos] @ M_k.T` for every position.
+    """The rotation R_k with `PE[pos + k] = PE[pos] @ R_k.T` for every position, k = `offset`.
 
-    Each (sin, cos) pair is rotated by the angle `k * frequency`, so M_k is
+    Each (sin, cos) pair is rotated by the angle `k * frequency`, so R_k is
     block diagonal with one 2 x 2 rotation per pair. It depends on the offset
     k only, not on the position.
 

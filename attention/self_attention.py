@@ -4,10 +4,10 @@ Cross-attention (version 4) projects the input X into keys and values and takes
 its queries from another sequence. Self-attention projects the queries from the
 same X,
 
-    Q = X W_Q,    K = X W_K,    V = X W_V,    output = softmax(Q K^T / sqrt(d_k)) V,
+    Q = X W^Q,    K = X W^K,    V = X W^V,    output = softmax(Q K^T / sqrt(d_k)) V,
 
 so every position of the sequence attends to every position of the same
-sequence, itself included. This is one head; the output projection W_O comes
+sequence, itself included. This is one head; the output projection W^O comes
 with multi-head attention. Masks follow the package convention: True = may attend.
 """
 
@@ -29,9 +29,9 @@ class SelfAttention(nn.Module):
         d_v: the size of each value, and so of each output; defaults to d_model.
 
     Members:
-        w_q: `nn.Linear(d_model, d_k, bias=False)`; `w_q.weight` is W_Q^T.
-        w_k: `nn.Linear(d_model, d_k, bias=False)`; `w_k.weight` is W_K^T.
-        w_v: `nn.Linear(d_model, d_v, bias=False)`; `w_v.weight` is W_V^T.
+        w_q: `nn.Linear(d_model, d_k, bias=False)`; `w_q.weight` is (W^Q)^T.
+        w_k: `nn.Linear(d_model, d_k, bias=False)`; `w_k.weight` is (W^K)^T.
+        w_v: `nn.Linear(d_model, d_v, bias=False)`; `w_v.weight` is (W^V)^T.
 
     Example:
         >>> _ = torch.manual_seed(0)

@@ -124,8 +124,8 @@ def softmax_with_temperature(
 def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
     """Jacobian of softmax for one vector of logits.
 
-    With s = softmax(z), d s_i / d z_j = s_i (delta_ij - s_j), that is
-    diag(s) - s s^T.
+    With alpha = softmax(z), d alpha_i / d z_j = alpha_i (delta_ij - alpha_j), that is
+    diag(alpha) - alpha alpha^T.
 
     Args:
         logits: a vector of shape `(n,)`.

@@ -113,8 +113,8 @@ for factor in [1, 3, 10, 30]:
 # $$
 #
 # With two scores this gives a closed form. Dividing numerator and denominator by
-# $e^{a}$, $\operatorname{softmax}(a, b)_1 = 1 / (1 + e^{-(a - b)}) = \sigma(a - b)$, the
-# logistic sigmoid of the difference. Only the gap between the two scores decides the
+# $e^{z_1}$, $\operatorname{softmax}(z_1, z_2)_1 = 1 / (1 + e^{-(z_1 - z_2)}) = \operatorname{sigmoid}(z_1 - z_2)$,
+# the logistic sigmoid of the difference. Only the gap between the two scores decides the
 # split, and a gap of a few units is already decisive.
 
 # %% tags=["remove-input"]
@@ -123,7 +123,7 @@ s_70_30 = attention.softmax([70.0, 30.0])
 Markdown(
     f"This corrects a claim in one of the sources this book draws on, that softmax turns the "
     f"scores $(51, 49)$ into about $(0.51, 0.49)$, as if it kept their ratio. The gap is 2, "
-    f"so the weights are $(\\sigma(2), \\sigma(-2)) = ({s_51_49[0]:.3f}, {s_51_49[1]:.3f})$. "
+    f"so the weights are $(\\operatorname{{sigmoid}}(2), \\operatorname{{sigmoid}}(-2)) = ({s_51_49[0]:.3f}, {s_51_49[1]:.3f})$. "
     f"The same source puts the smaller weight for $(70, 30)$ at about $0.000001$; with a "
     f"gap of 40 it is $e^{{-40}}/(1 + e^{{-40}}) \\approx {tex_sci(s_70_30[1])}$, about "
     f"{np.log10(1e-6 / s_70_30[1]):.0f} orders of magnitude smaller."
@@ -206,9 +206,9 @@ print("\n".join([lines[0], elided, *lines[-3:]]))
 # the uniform $1/n$. Temperature is the knob language models turn when they sample the
 # next word, and, as a later chapter shows, the $1/\sqrt{d}$ in
 # [scaled dot-product attention](05_scaled_dot_product_attention.py) is a fixed
-# temperature of $\sqrt{d}$. The entropy
-# $H(s) = -\sum_i s_i \log s_i$ (`attention.entropy`) measures how spread out a
-# distribution is: 0 for one-hot, $\log n$ for uniform.
+# temperature of $\sqrt{d}$. The entropy of the weights $\alpha = \operatorname{softmax}(z)$,
+# $H(\alpha) = -\sum_i \alpha_i \log \alpha_i$ (`attention.entropy`), measures how spread
+# out a distribution is: 0 for one-hot, $\log n$ for uniform.
 
 # %%
 logits = np.array([2.0, 1.2, 0.8, 0.0, -0.4, -1.0])
@@ -236,7 +236,7 @@ ax_curve.plot(t_grid, dists.max(axis=1), label="largest weight")
 ax_curve.plot(
     t_grid, attention.entropy(dists) / np.log(n), label="entropy / log n"
 )
-ax_curve.set(xscale="log", xlabel="temperature T (log scale)",
+ax_curve.set(xscale="log", xlabel="temperature τ (log scale)",
              ylabel="value", ylim=(0, 1.05), yticks=[0, 0.5, 1])
 ax_curve.minorticks_off()
 ax_curve.xaxis.set_major_formatter(plain)
@@ -318,8 +318,8 @@ Markdown(
     f"With standard deviation 100 the largest weight is "
     f"$1 - {tex_sci(1 - weights_100.max())}$ and the runner-up gets "
     f"${tex_sci(np.sort(weights_100)[-2])}$. The reason is the gap: the largest "
-    f"sample beats the runner-up by {top_two[1] - top_two[0]:.1f}, and a gap of $g$ costs "
-    f"a factor $e^{{-g}}$. With standard deviation 1 the same gap is "
+    f"sample beats the runner-up by {top_two[1] - top_two[0]:.1f}, and a gap of $\\Delta z$ costs "
+    f"a factor $e^{{-\\Delta z}}$. With standard deviation 1 the same gap is "
     f"{(top_two[1] - top_two[0]) / 100:.2f}, the weights range only from "
     f"${tex_sci(weights_1.min())}$ to {weights_1.max():.4f}, and it takes the {items_for_mass(weights_1)} largest weights "
     f"(against {items_for_mass(weights_100)} for the other set) to account for 90% of the "
@@ -340,26 +340,26 @@ Markdown(
 #
 # ## The gradient of softmax
 #
-# To learn, a network needs the derivative of each weight $s_i$ with respect to each
-# score $z_j$. Write $S = \sum_k e^{z_k}$, so that $s_i = e^{z_i} / S$ and
-# $\partial S / \partial z_j = e^{z_j}$. The quotient rule gives
+# To learn, a network needs the derivative of each weight $\alpha_i$ with respect to each
+# score $z_j$. Write $Z = \sum_l e^{z_l}$ for the denominator, so that
+# $\alpha_i = e^{z_i} / Z$ and $\partial Z / \partial z_j = e^{z_j}$. The quotient rule gives
 #
 # $$
-# \frac{\partial s_i}{\partial z_j}
-# = \frac{\delta_{ij}\, e^{z_i} S - e^{z_i} e^{z_j}}{S^2}
-# = s_i\,(\delta_{ij} - s_j),
+# \frac{\partial \alpha_i}{\partial z_j}
+# = \frac{\delta_{ij}\, e^{z_i} Z - e^{z_i} e^{z_j}}{Z^2}
+# = \alpha_i\,(\delta_{ij} - \alpha_j),
 # $$
 #
 # where $\delta_{ij}$ is 1 if $i = j$ and 0 otherwise. As a matrix, the Jacobian is
 #
 # $$
-# J = \operatorname{diag}(s) - s\, s^\top .
+# J = \operatorname{diag}(\alpha) - \alpha\, \alpha^\top .
 # $$
 #
 # Three facts can be read off it. It is symmetric. Each row sums to zero, since
-# $J \mathbf{1} = s - s\,(s^\top \mathbf{1}) = s - s = 0$: moving every score by the same
+# $J \mathbf{1} = \alpha - \alpha\,(\alpha^\top \mathbf{1}) = \alpha - \alpha = 0$: moving every score by the same
 # amount changes nothing, so no gradient points that way. And every diagonal entry is
-# $s_i (1 - s_i) \le 1/4$. `attention.softmax_jacobian` builds $J$ from this formula; we
+# $\alpha_i (1 - \alpha_i) \le 1/4$. `attention.softmax_jacobian` builds $J$ from this formula; we
 # check it against PyTorch's automatic differentiation, which knows nothing of it:
 
 # %%
@@ -373,17 +373,18 @@ print("max |J - J_autograd| =", np.abs(jac - jac_torch).max())
 print("row sums:", jac.sum(axis=1))
 
 # %% [markdown]
-# Now suppose the softmax has saturated: one weight $s_k$ is close to 1 and the others
+# Now suppose the softmax has saturated: one weight $\alpha_l$ is close to 1 and the others
 # are close to 0. Every entry of $J$ is then a product with a small factor: off the
-# diagonal $-s_i s_j$ always involves a weight near 0, and on the diagonal
-# $s_i (1 - s_i)$ is small both for the weights near 0 and for the one near 1. In the
-# limit $s = e_k$ (a one-hot vector), $J = \operatorname{diag}(e_k) - e_k e_k^\top = 0$.
-# Whatever gradient $g = \partial L / \partial s$ arrives from later in the network,
-# the scores receive $\partial L / \partial z = J g \approx 0$: they get no signal to
+# diagonal $-\alpha_i \alpha_j$ always involves a weight near 0, and on the diagonal
+# $\alpha_i (1 - \alpha_i)$ is small both for the weights near 0 and for the one near 1. In
+# the limit of a one-hot $\alpha$ ($\alpha_l = 1$, every other weight 0), each entry
+# $\alpha_i (\delta_{ij} - \alpha_j)$ is 0, so $J = 0$. Whatever gradient
+# $g = \partial \mathcal{L} / \partial \alpha$ of a loss $\mathcal{L}$ arrives from later in
+# the network, the scores receive $\partial \mathcal{L} / \partial z = J g \approx 0$: they get no signal to
 # change, however wrong the choice.
 #
 # (Classification with a cross-entropy loss escapes this, because the loss takes the
-# logarithm of the weight and the combined gradient is $s - y$, which stays large when
+# logarithm of the weight and the combined gradient is $\alpha - y$, with $y$ the one-hot label, which stays large when
 # the prediction is wrong. Attention has no such logarithm: its weights multiply value
 # vectors, and the gradient reaches the scores only through $J$.)
 #
@@ -391,8 +392,8 @@ print("row sums:", jac.sum(axis=1))
 # entries each, multiply them by a scale $c$ from 0.1 to 100, and measure at each scale:
 # the spectral norm $\lVert J \rVert_2$, the largest factor by which the softmax can pass
 # on any incoming gradient, computed from `attention.softmax_jacobian`; with PyTorch's
-# autograd, the norm of $\partial L / \partial z$ for the loss
-# $L = g^\top \operatorname{softmax}(c z)$ with a random $g$, standing in for the
+# autograd, the norm of $\partial \mathcal{L} / \partial z$ for the loss
+# $\mathcal{L} = g^\top \operatorname{softmax}(c z)$ with a random $g$, standing in for the
 # gradient that would come back from the values; and, as a measure of saturation, how far
 # the largest weight is from 1. The figure shows the median over the 50 vectors.
 
@@ -421,11 +422,11 @@ for i, c in enumerate(scales):
 fig, ax = plt.subplots()
 median = lambda a: np.median(a, axis=1)  # over the score vectors
 ax.plot(scales, median(spectral), label="norm of J (NumPy)")
-ax.plot(scales, median(autograd_norm), "--", label="norm of dL/dz (autograd)")
+ax.plot(scales, median(autograd_norm), "--", label=r"norm of $\partial\mathcal{L}/\partial z$ (autograd)")
 low, high = np.percentile(autograd_norm, [10, 90], axis=1)
 ax.fill_between(
     scales, low, high, color=COLORS[1], alpha=0.2, linewidth=0,
-    label="dL/dz, 10% to 90%",
+    label=r"$\partial\mathcal{L}/\partial z$, 10% to 90%",
 )
 ax.plot(scales, median(unsaturated), ":", label="1 - largest weight")
 # The band's lower edge goes on far below the bottom of the axis.
@@ -444,7 +445,7 @@ plt.show()
 # the largest weight, falls towards 0. Over the same range the gradient that reaches the
 # scores first grows a little, then collapses by many orders of magnitude, in step with
 # the saturation. The two gradient measures, the spectral norm of $J$ from the formula
-# and the norm of $\partial L / \partial z$ from autograd, fall together. The shaded band,
+# and the norm of $\partial \mathcal{L} / \partial z$ from autograd, fall together. The shaded band,
 # the middle 80% of the vectors, shows how much they differ from one another.
 
 # %% tags=["remove-input"]
@@ -464,9 +465,9 @@ Markdown(
     f"${tex_sci(median_spectral[-1])}$ and the autograd gradient to "
     f"${tex_sci(median_autograd[-1])}$, a factor of about ${tex_sci(collapse, 0)}$ below "
     f"the peak. A gradient-descent step scaled by that is no step at all. How fast one "
-    f"particular vector saturates depends on the gap $g$ between its two largest scores: "
-    f"once $c g$ is more than a few units, $1 - s_{{\\max}}$ and the gradient shrink "
-    f"roughly like $e^{{-c g}}$. Vectors whose two best scores happen to be close stay "
+    f"particular vector saturates depends on the gap $\\Delta z$ between its two largest scores: "
+    f"once $c\\, \\Delta z$ is more than a few units, $1 - \\alpha_{{\\max}}$ and the gradient shrink "
+    f"roughly like $e^{{-c\\, \\Delta z}}$. Vectors whose two best scores happen to be close stay "
     f"unsaturated for longer, which is the top of the band."
 )
 
@@ -530,13 +531,13 @@ Markdown(
     f"""
 - Softmax maps any real scores to non-negative weights that sum to one:
   $e^{{z_i}} / \\sum_j e^{{z_j}}$.
-- It depends only on the differences between scores; a gap of $g$ means a weight ratio
-  of $e^{{g}}$. It sharpens, and it is a smooth, differentiable stand-in for argmax.
+- It depends only on the differences between scores; a gap of $\\Delta z$ means a weight ratio
+  of $e^{{\\Delta z}}$. It sharpens, and it is a smooth, differentiable stand-in for argmax.
 - Computed naively it returns NaN once a logit passes {limit64:.0f} in float64 or
   {limit32:.0f} in float32. Subtracting the maximum first fixes this at no cost.
 - Temperature, or equivalently the spread of the scores, moves it between one-hot
   (low temperature, large spread) and uniform (high temperature, small spread).
-- Its Jacobian is $\\operatorname{{diag}}(s) - s s^\\top$. When the softmax saturates,
+- Its Jacobian is $\\operatorname{{diag}}(\\alpha) - \\alpha \\alpha^\\top$. When the softmax saturates,
   the Jacobian and every gradient through it vanish: in Figure 1.3 the median norm of
   the Jacobian fell by a factor of ${tex_sci(collapse, 0)}$ from its peak. This is why
   attention scales its scores.
@@ -550,7 +551,7 @@ Markdown(
 #    is exactly 0.5, to four decimal places. (Figure 1.1 shows that the largest weight only
 #    falls as $\tau$ grows, so bisection works.)
 # 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
-#    $J g = s \odot (g - (s^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
+#    $J g = \alpha \odot (g - (\alpha^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
 #    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
 #    operations of each way.
 # 3. `np.log(attention.softmax(z))` returns `-inf` for the second entry of
@@ -572,8 +573,8 @@ largest_at_t = attention.softmax_with_temperature(logits, middle).max()
 print(f"τ = {middle:.4f}, largest weight = {largest_at_t:.6f}")
 
 # %% tags=["solution"]
-# Exercise 2. (J g)_i = sum_j s_i (delta_ij - s_j) g_j = s_i g_i - s_i (s . g),
-# so J g = s * (g - s . g), with O(n) work instead of O(n^2).
+# Exercise 2. (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
+# so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2). (Here s holds alpha.)
 z = rng.normal(size=8)
 g = rng.normal(size=8)
 s = attention.softmax(z)

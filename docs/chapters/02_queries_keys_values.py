@@ -177,34 +177,34 @@ Markdown(
 # In 1964 [Elizbar Nadaraya](../reference/references.md#nadaraya1964) and [Geoffrey Watson](../reference/references.md#watson1964)
 # independently proposed the fix:
 # weigh each training point by how close its input is to the query. Closeness is
-# measured by a **kernel** $K$, a function that is large near 0 and falls off with
-# distance. With a **bandwidth** $h > 0$ that sets the length scale of "close",
-# the prediction is
+# measured by a **kernel** $\kappa$, a function that is large near 0 and falls off with
+# distance. With a **bandwidth** $\sigma > 0$ that sets the length scale of "close"
+# (for the Gaussian kernel below, the standard deviation), the prediction is
 #
 # $$f(x) = \sum_{i=1}^{n}
-# \frac{K\!\left(\frac{x - x_i}{h}\right)}{\sum_{j=1}^{n} K\!\left(\frac{x - x_j}{h}\right)}\, y_i.$$
+# \frac{\kappa\!\left(\frac{x - x_i}{\sigma}\right)}{\sum_{j=1}^{n} \kappa\!\left(\frac{x - x_j}{\sigma}\right)}\, y_i.$$
 #
 # This is attention pooling: the fraction is $\alpha(x, x_i)$, non-negative because
-# $K$ is, and summing to 1 over $i$ because we divide by the total. The query
+# $\kappa$ is, and summing to 1 over $i$ because we divide by the total. The query
 # finally matters.
 #
 # The usual kernel is the Gaussian,
-# $K(u) = \frac{1}{\sqrt{2\pi}} \exp\left(-\frac{u^2}{2}\right)$. Put it in the
+# $\kappa(u) = \frac{1}{\sqrt{2\pi}} \exp\left(-\frac{u^2}{2}\right)$. Put it in the
 # weights. The constant $\frac{1}{\sqrt{2\pi}}$ appears above and below the fraction
 # and cancels, leaving
 #
 # $$\alpha(x, x_i)
-# = \frac{\exp\left(-\frac{(x - x_i)^2}{2h^2}\right)}{\sum_{j=1}^{n} \exp\left(-\frac{(x - x_j)^2}{2h^2}\right)}
-# = \operatorname{softmax}_i\left(-\frac{(x - x_i)^2}{2h^2}\right).$$
+# = \frac{\exp\left(-\frac{(x - x_i)^2}{2\sigma^2}\right)}{\sum_{j=1}^{n} \exp\left(-\frac{(x - x_j)^2}{2\sigma^2}\right)}
+# = \operatorname{softmax}_i\left(-\frac{(x - x_i)^2}{2\sigma^2}\right).$$
 #
 # The second equality is the definition of softmax from
 # [Chapter 1](01_softmax.py), read backwards: exponentiate each score and divide
 # by the sum. So Gaussian kernel regression is attention with the score
-# $a(x, x_i) = -(x - x_i)^2 / 2h^2$, a negative squared distance: the nearest
+# $a(x, x_i) = -(x - x_i)^2 / 2\sigma^2$, a negative squared distance: the nearest
 # training point gets the highest score and the largest weight. The bandwidth plays the role of the softmax
 # temperature from Chapter 1: the scores are $-(x - x_i)^2/2$ divided by a
-# temperature $h^2$. A small $h$ stretches the differences between scores and
-# makes the weights peaked; a large $h$ shrinks them and makes the weights even.
+# temperature $\sigma^2$. A small $\sigma$ stretches the differences between scores and
+# makes the weights peaked; a large $\sigma$ shrinks them and makes the weights even.
 #
 # The package computes the scores with `attention.squared_distances`, the weights
 # with `attention.gaussian_kernel_weights`, and the prediction with
@@ -218,7 +218,7 @@ for h in [0.1, 0.3, 1.0]:
     w = w[0]  # (1, 40) -> (40,): one query's weights over the 40 keys
     largest_first = np.sort(w)[::-1]
     top_90 = np.searchsorted(np.cumsum(largest_first), 0.9) + 1
-    print(f"h = {h}: sum {w.sum():.3f}, largest {largest_first[0]:.3f} "
+    print(f"σ = {h}: sum {w.sum():.3f}, largest {largest_first[0]:.3f} "
           f"(x_i = {x_train[w.argmax()]:.2f}), 90% of it on {top_90} keys")
 
 # %% [markdown]
@@ -245,7 +245,7 @@ for ax, h in zip(axes, bandwidths):
     ax.plot(x_train, y_train, "o", markersize=3, label="training data")
     ax.plot(x_test, y_true, "--", color=COLORS[1], label="true curve")
     ax.plot(x_test, pred, color=COLORS[2], label="prediction")
-    ax.set_title(f"$h = {h}$")
+    ax.set_title(f"$\\sigma = {h}$")
     ax.set_xlabel("input $x$")
 axes[0].set_ylabel("target $y$")
 fig.legend(*axes[0].get_legend_handles_labels(),
@@ -258,20 +258,20 @@ plt.show()
 # it follows the true curve; with a large one (right) it flattens towards the mean,
 # back towards average pooling.
 #
-# Both extremes follow from the formula. As $h \to \infty$ every score
-# $-(x - x_i)^2 / 2h^2$ goes to 0, the softmax of equal scores is uniform, and we
-# are back to average pooling. As $h \to 0$ the nearest training point's score
-# beats every other by a margin that grows like $1/h^2$, its weight goes to 1, and
+# Both extremes follow from the formula. As $\sigma \to \infty$ every score
+# $-(x - x_i)^2 / 2\sigma^2$ goes to 0, the softmax of equal scores is uniform, and we
+# are back to average pooling. As $\sigma \to 0$ the nearest training point's score
+# beats every other by a margin that grows like $1/\sigma^2$, its weight goes to 1, and
 # the prediction becomes "copy the target of the nearest training input". At a
 # training input the nearest training input is that input itself, so the prediction
 # reproduces the training target, noise included. The training error therefore goes
-# to 0 as $h$ shrinks. The table shows it, next to the error against the true
+# to 0 as $\sigma$ shrinks. The table shows it, next to the error against the true
 # curve, which is what we actually care about.
 
 # %%
 table_bandwidths = [2.0, 1.0, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4]
 train_mse, true_mse = [], []
-print(f"{'h':>8} {'training MSE':>14} {'MSE vs true curve':>19}")
+print(f"{'σ':>8} {'training MSE':>14} {'MSE vs true curve':>19}")
 for h in table_bandwidths:
     fit, _ = attention.nadaraya_watson(x_train, x_train, y_train, h)
     pred, _ = attention.nadaraya_watson(x_test, x_train, y_train, h)
@@ -285,18 +285,18 @@ min_gap = np.diff(x_train).min()
 hs = table_bandwidths
 Markdown(
     f"The training error falls steadily, from {train_mse[0]:.2f} at "
-    f"$h = {hs[0]:g}$ to ${tex_sci(train_mse[-1])}$ at $h = {hs[-1]:g}$, "
-    f"which is 0 up to rounding. It needs a very small $h$ to get there "
+    f"$\\sigma = {hs[0]:g}$ to ${tex_sci(train_mse[-1])}$ at $\\sigma = {hs[-1]:g}$, "
+    f"which is 0 up to rounding. It needs a very small $\\sigma$ to get there "
     f"because two of our training inputs are only {min_gap:.4f} apart: until "
-    f"$h$ is well below that gap, each of the two shares its weight with the "
+    f"$\\sigma$ is well below that gap, each of the two shares its weight with the "
     f"other. The error against the true curve tells a different story. "
     f"Among the bandwidths in the table it is smallest, "
-    f"{true_mse[best]:.3f}, at $h = {hs[best]:g}$, and it grows on both "
-    f"sides: a large $h$ averages away the shape of the curve, a small one "
+    f"{true_mse[best]:.3f}, at $\\sigma = {hs[best]:g}$, and it grows on both "
+    f"sides: a large $\\sigma$ averages away the shape of the curve, a small one "
     f"memorizes the noise (its error levels off at {true_mse[-1]:.3f}, the "
     f"error of copying the nearest noisy target). A perfect fit to the "
     f"training data is no evidence of a good model; the first exercise below "
-    f"picks $h$ without looking at the true curve."
+    f"picks $\\sigma$ without looking at the true curve."
 )
 
 # %% [markdown]
@@ -317,7 +317,7 @@ weights = np.stack([
 ])  # (2 bandwidths, 40 queries, 40 keys)
 fig = attention.plot_attention_weights(
     weights,
-    titles=[f"$h = {h}$" for h in heatmap_bandwidths],
+    titles=[f"$\\sigma = {h}$" for h in heatmap_bandwidths],
     cell_size=0.07,  # 40 x 40 cells: keep each panel small
 )
 ticks = [0, 10, 20, 30, 39]  # label a few rows and columns by input
@@ -335,8 +335,8 @@ Markdown(
     f"**Figure 2.3.** Each row is one query's weights over the 40 keys. The "
     f"weight sits in a band along the diagonal: each test input attends to "
     f"the training inputs next to it. The band is narrow and bright for "
-    f"$h = {h_small}$ (on average the largest weight in a row is "
-    f"{row_max[0]:.2f}) and wide and dim for $h = {h_large}$ "
+    f"$\\sigma = {h_small}$ (on average the largest weight in a row is "
+    f"{row_max[0]:.2f}) and wide and dim for $\\sigma = {h_large}$ "
     f"({row_max[1]:.2f}); the two panels share one color scale. The tick "
     f"labels show the inputs: the keys are not evenly spaced, so the band "
     f"is not perfectly straight."
@@ -344,7 +344,7 @@ Markdown(
 
 # %% [markdown]
 # Nothing in Nadaraya–Watson regression is learned from data: the weights are fixed
-# by the kernel and by one number, $h$. It is attention in which the query and the
+# by the kernel and by one number, $\sigma$. It is attention in which the query and the
 # keys are compared by a rule we wrote down. The rest of the book replaces that rule
 # with learned ones.
 
@@ -436,10 +436,10 @@ except ValueError as error:
 #   to 1, usually a softmax of scores $a(q, k_i)$.
 # - **Average pooling** ignores the query and predicts the mean everywhere.
 #   **Nadaraya–Watson regression** with a Gaussian kernel is attention pooling
-#   whose scores are negative squared distances divided by $2h^2$.
-# - The **bandwidth** $h$ acts like a softmax temperature. A tiny $h$ copies the
-#   nearest target (training error 0, noise included); a huge $h$ gives back the
-#   mean. The best $h$ lies in between and cannot be read off the training error.
+#   whose scores are negative squared distances divided by $2\sigma^2$.
+# - The **bandwidth** $\sigma$ acts like a softmax temperature. A tiny $\sigma$ copies the
+#   nearest target (training error 0, noise included); a huge $\sigma$ gives back the
+#   mean. The best $\sigma$ lies in between and cannot be read off the training error.
 # - **Shapes:** $n_q \times d_k$ queries, $n_k \times d_k$ keys and $n_k \times d_v$
 #   values give $n_q \times n_k$ weights and $n_q \times d_v$ outputs.
 #
@@ -453,12 +453,12 @@ except ValueError as error:
 # %% [markdown]
 # ## Exercises
 #
-# 1. **Choose $h$ without the true curve.** In practice we do not know the true
-#    curve, and the training error always prefers the smallest $h$. *Leave-one-out*
+# 1. **Choose $\sigma$ without the true curve.** In practice we do not know the true
+#    curve, and the training error always prefers the smallest $\sigma$. *Leave-one-out*
 #    validation predicts each training target from the other 39 points: set the
 #    diagonal of the training weight matrix to 0, renormalize the rows, and measure
 #    the error. Compute it for bandwidths between 0.02 and 2 and find the best one.
-#    How does it compare with the best $h$ against the true curve?
+#    How does it compare with the best $\sigma$ against the true curve?
 
 # %% tags=["solution"]
 def leave_one_out_mse(x, y, h):
@@ -476,15 +476,15 @@ def true_curve_mse(h):
 grid = np.geomspace(0.02, 2.0, 41)
 loo = np.array([leave_one_out_mse(x_train, y_train, h) for h in grid])
 vs_true = np.array([true_curve_mse(h) for h in grid])
-print(f"best h by leave-one-out:  {grid[loo.argmin()]:.3f}")
-print(f"best h vs the true curve: {grid[vs_true.argmin()]:.3f}")
+print(f"best σ by leave-one-out:  {grid[loo.argmin()]:.3f}")
+print(f"best σ vs the true curve: {grid[vs_true.argmin()]:.3f}")
 # Leave-one-out never sees the true curve, yet it picks (nearly) the same
 # bandwidth: predicting points you did not fit is an honest test.
 
 # %% [markdown]
 # 2. **A box kernel.** Replace the Gaussian with a box: every training point with
-#    $|x - x_i| < h$ gets the same weight, every other point weight 0 (then the
-#    weights are normalized). Write it with NumPy for $h = 0.5$, predict at the test
+#    $|x - x_i| < \sigma$ gets the same weight, every other point weight 0 (then the
+#    weights are normalized). Write it with NumPy for $\sigma = 0.5$, predict at the test
 #    inputs and at $x = 7$. What goes wrong at $x = 7$, and why can the Gaussian
 #    kernel never have that problem?
 

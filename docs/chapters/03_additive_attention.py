@@ -57,15 +57,15 @@ torch.set_printoptions(precision=4)
 # $$
 #
 # Read it from the inside out. For a query of size $d_q$, a key of size $d_k$ and a
-# chosen *hidden size* $h$:
+# chosen *hidden size* $d_a$:
 #
-# - $W_q$, an $h \times d_q$ matrix, maps the query to a vector of size $h$;
-# - $W_k$, an $h \times d_k$ matrix, maps the key to a vector of size $h$;
+# - $W_q$, a $d_a \times d_q$ matrix, maps the query to a vector of size $d_a$;
+# - $W_k$, a $d_a \times d_k$ matrix, maps the key to a vector of size $d_a$;
 # - the two projections are **added** (hence *additive* attention), and $\tanh$ squashes
-#   each of the $h$ sums into $(-1, 1)$;
-# - $w_v$, a vector of size $h$, reads the $h$ numbers out into one score.
+#   each of the $d_a$ sums into $(-1, 1)$;
+# - $w_v$, a vector of size $d_a$, reads the $d_a$ numbers out into one score.
 #
-# This is a feed-forward network with one hidden layer of $h$ tanh units and one output.
+# This is a feed-forward network with one hidden layer of $d_a$ tanh units and one output.
 # Adding $W_q q$ and $W_k k$ is the same as multiplying the concatenation $[q; k]$ by the
 # matrix $[W_q \; W_k]$, so it is an ordinary one-hidden-layer network applied to the
 # pair, and its score is whatever the training data make it. Nothing in it says what
@@ -74,7 +74,7 @@ torch.set_printoptions(precision=4)
 # ## Why it came first: keys and queries of different sizes
 #
 # The score never multiplies a query entry with a key entry. Each vector is first
-# projected into the shared hidden space of size $h$, and only there do they meet. So
+# projected into the shared hidden space of size $d_a$, and only there do they meet. So
 # $d_q$ and $d_k$ are free to differ, and in Bahdanau's model they did: the keys came from
 # a bidirectional encoder, a forward and a backward reader whose states were concatenated,
 # so a key was twice the size of the decoder's state. A dot product, the score of
@@ -86,7 +86,7 @@ torch.set_printoptions(precision=4)
 # the weighted average of the values. Here it is with queries of size 4, keys of size 6
 # and a hidden size of 8. Its three weights are `nn.Linear` layers without bias; PyTorch
 # stores a layer's matrix as (outputs, inputs), so `w_q.weight` *is* $W_q$, of shape
-# $h \times d_q$.
+# $d_a \times d_q$.
 
 # %%
 query_size, key_size, hidden_size = 4, 6, 8
@@ -103,9 +103,9 @@ print("parameters:", num_parameters)
 bahdanau = attention.AdditiveAttention(query_size=1000, key_size=2000, hidden_size=1000)
 bahdanau_parameters = sum(p.numel() for p in bahdanau.parameters())
 Markdown(
-    f"The count is $h\\,(d_q + d_k + 1) = {hidden_size} \\times ({query_size} + {key_size} + 1) "
+    f"The count is $d_a\\,(d_q + d_k + 1) = {hidden_size} \\times ({query_size} + {key_size} + 1) "
     f"= {hidden_size * (query_size + key_size + 1)}$, the {num_parameters} the module reports: "
-    f"$h\\, d_q$ for $W_q$, $h\\, d_k$ for $W_k$ and $h$ for $w_v$. It does not depend on how "
+    f"$d_a\\, d_q$ for $W_q$, $d_a\\, d_k$ for $W_k$ and $d_a$ for $w_v$. It does not depend on how "
     f"many queries or keys there are: the same small network scores every pair. With the "
     f"sizes of Bahdanau et al.'s translation model (a decoder state of 1000, annotations of "
     f"2000, a hidden size of 1000) the same module has {bahdanau_parameters:,} parameters."
@@ -173,7 +173,7 @@ print(f"from the broadcast: {scores[0, 1, 2].item():.6f}")
 #
 # Nadaraya–Watson regression in Chapter 2 used the same two steps with a score fixed in
 # advance (a negative squared distance) and one number to tune, the bandwidth. Additive
-# attention keeps the steps and swaps in a score with $h(d_q + d_k + 1)$ learned
+# attention keeps the steps and swaps in a score with $d_a(d_q + d_k + 1)$ learned
 # parameters. The module's output is exactly the softmax of our scores, pooled with the
 # package's NumPy `attention.attention_pooling`:
 
@@ -300,7 +300,7 @@ Markdown(
 # added to all the scores alike (Chapter 1: only differences matter). What is left,
 # $(w_v^\top W_k)\, k$, does not involve the query at all, so every query would get the
 # *same* weights. The tanh is what makes the query and the key interact: because
-# $\tanh(x + y) \ne \tanh(x) + \tanh(y)$, how much key $k$ contributes depends on the
+# $\tanh(W_q q + W_k k) \ne \tanh(W_q q) + \tanh(W_k k)$, how much key $k$ contributes depends on the
 # query it is added to. The first exercise checks this numerically.
 #
 # ## What it costs
@@ -336,8 +336,8 @@ Markdown(
 #
 # - **Additive attention** (Bahdanau, Cho and Bengio, 2015) scores a query against a key
 #   with a one-hidden-layer network: $a(q, k) = w_v^\top \tanh(W_q q + W_k k)$.
-# - **Shapes:** $W_q$ is $h \times d_q$, $W_k$ is $h \times d_k$, $w_v$ has $h$ entries;
-#   $h(d_q + d_k + 1)$ parameters in all, whatever the number of queries and keys.
+# - **Shapes:** $W_q$ is $d_a \times d_q$, $W_k$ is $d_a \times d_k$, $w_v$ has $d_a$ entries;
+#   $d_a(d_q + d_k + 1)$ parameters in all, whatever the number of queries and keys.
 # - Queries and keys meet only after both are projected to the hidden size, so **their
 #   sizes may differ**: the reason it could serve a bidirectional encoder directly, and
 #   why it came first.

@@ -244,15 +244,15 @@ print("parameters of W:", project.weight.numel())
 # ## What it gains: the cost, counted
 #
 # The package's `attention.cost` counts the floating-point operations (FLOPs) of one
-# forward pass. A matrix product of an $(m, k)$ and a $(k, n)$ matrix costs $2mkn$ (a
+# forward pass. A matrix product of a $(d_1, d_2)$ and a $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a
 # multiply and an add per term); an element-wise operation costs one per element. For
 # $n_q$ queries of size $d_q$, $n_k$ keys of size $d_k$, values of size $d_v$ and hidden
-# size $h$, additive attention spends
+# size $d_a$, additive attention spends
 #
 # $$
-# \underbrace{2 n_q d_q h + 2 n_k d_k h}_{\text{project } q \text{ and } k}
-# + \underbrace{2 n_q n_k h}_{\text{add, tanh}}
-# + \underbrace{2 n_q n_k h}_{w_v}
+# \underbrace{2 n_q d_q d_a + 2 n_k d_k d_a}_{\text{project } q \text{ and } k}
+# + \underbrace{2 n_q n_k d_a}_{\text{add, tanh}}
+# + \underbrace{2 n_q n_k d_a}_{w_v}
 # + \underbrace{3 n_q n_k}_{\text{softmax}}
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}}
 # $$
@@ -264,14 +264,14 @@ print("parameters of W:", project.weight.numel())
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}} .
 # $$
 #
-# Take every size equal, $n_q = n_k = n$ and $d_q = d_k = d_v = h = d$. Additive attention
-# costs $4nd^2 + 6n^2 d + 3n^2$ and dot-product attention $4n^2 d + 3n^2$. Here they are
-# for $d = 64$, a common size, and sequence lengths $n$ from 16 to 4096:
+# Take every size equal, $n_q = n_k = T$ and $d_q = d_k = d_v = d_a = d$. Additive attention
+# costs $4Td^2 + 6T^2 d + 3T^2$ and dot-product attention $4T^2 d + 3T^2$. Here they are
+# for $d = 64$, a common size, and sequence lengths $T$ from 16 to 4096:
 
 # %%
 d = 64
 lengths = [16, 64, 256, 1024, 4096]
-print(f"{'n':>6} {'additive FLOPs':>16} {'dot-product FLOPs':>18} {'ratio':>6}")
+print(f"{'T':>6} {'additive FLOPs':>16} {'dot-product FLOPs':>18} {'ratio':>6}")
 for n in lengths:
     additive = additive_attention_cost(n, n, d, d, d, d).total
     dot = dot_product_attention_cost(n, n, d, d).total
@@ -292,14 +292,14 @@ for size in [16, 64, 256, 1024, 4096]:
 long_ratio = additive_attention_cost(4096, 4096, d, d, d, d).total / dot_product_attention_cost(4096, 4096, d, d).total
 limit = (6 * d + 3) / (4 * d + 3)
 Markdown(
-    f"Both grow with $n^2$: every query meets every key in either version. The ratio falls "
-    f"as $n$ grows, towards $(6d + 3)/(4d + 3) = {limit:.3f}$ for $d = {d}$ (it is "
-    f"{long_ratio:.3f} at $n = 4096$), and rises with $d$, where the $4nd^2$ of the "
+    f"Both grow with $T^2$: every query meets every key in either version. The ratio falls "
+    f"as $T$ grows, towards $(6d + 3)/(4d + 3) = {limit:.3f}$ for $d = {d}$ (it is "
+    f"{long_ratio:.3f} at $T = 4096$), and rises with $d$, where the $4Td^2$ of the "
     f"projections takes over. Counted in FLOPs, then, dropping the network saves a third "
     f"or more, not orders of magnitude. The count leaves out two things that may matter more. "
     f"Additive attention writes a (queries, keys, hidden) tensor to memory and reads it "
-    f"back, $h$ times as many numbers as the (queries, keys) scores, which are all that "
-    f"dot-product attention ever stores: for $n = 4096$ and $h = {d}$ that is "
+    f"back, $d_a$ times as many numbers as the (queries, keys) scores, which are all that "
+    f"dot-product attention ever stores: for $T = 4096$ and $d_a = {d}$ that is "
     f"{4096 * 4096 * d * 4 / 2**30:.0f} GiB against {4096 * 4096 * 4 / 2**20:.0f} MiB in "
     f"float32. And a tanh counts as one FLOP here, like an addition, but takes several "
     f"times as long to compute. A matrix product, on the other hand, is among the most "
@@ -343,7 +343,7 @@ processor = platform.processor() or platform.machine()
 machine = f"{processor}, {platform.system()}, PyTorch {torch.__version__}"
 print(f"measured on {machine}, one thread; median of 5 runs")
 print(f"{'':>5} {'additive':>9} {'dot':>7} {'ratio':>9} {'ratio':>8}")
-print(f"{'n':>5} {'ms':>9} {'ms':>7} {'measured':>9} {'counted':>8}")
+print(f"{'T':>5} {'ms':>9} {'ms':>7} {'measured':>9} {'counted':>8}")
 for n, slow, fast in zip(timed_lengths, additive_ms, dot_ms):
     counted = (additive_attention_cost(n, n, d, d, d, d).total
                / dot_product_attention_cost(n, n, d, d).total)
@@ -354,7 +354,7 @@ fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 ax.plot(timed_lengths, additive_ms, "o-", label="additive")
 ax.plot(timed_lengths, dot_ms, "s-", label="dot product")
 ax.set(xscale="log", yscale="log", ylabel="milliseconds (log scale)",
-       xlabel="sequence length $n$ (queries and keys)")
+       xlabel="sequence length $T$ (queries and keys)")
 ax.set_xticks(timed_lengths, [str(n) for n in timed_lengths])
 ax.minorticks_off()
 ax.legend()
@@ -363,7 +363,7 @@ plt.show()
 # %% tags=["remove-input"]
 Markdown(
     f"**Figure 4.3.** The median time of one forward pass of each version, sizes "
-    f"$d = h = {d}$, measured when this page was built, on {machine}, one thread. Unlike "
+    f"$d = d_a = {d}$, measured when this page was built, on {machine}, one thread. Unlike "
     f"every other number in this book, these times (and the measured ratios in the table "
     f"above) change from machine to machine and from build to build: they depend on the "
     f"processor, on the PyTorch version and on whatever else the machine was doing. The "
@@ -386,7 +386,7 @@ elif measured_ratio > counted_ratio:
 else:
     verdict = "no more than the count: on this machine the extra memory traffic did not show."
 Markdown(
-    f"On this machine, at $n = {timed_lengths[-1]}$, additive attention took "
+    f"On this machine, at $T = {timed_lengths[-1]}$, additive attention took "
     f"{additive_ms[-1]:.2f} ms and dot-product attention {dot_ms[-1]:.3f} ms, a ratio of "
     f"{measured_text} where the FLOP count gives {counted_ratio:.2f}: {verdict} "
     f"[Vaswani et al. (2017)](../reference/references.md#vaswani2017) gave the same reasons for building the Transformer on dot "
@@ -399,7 +399,7 @@ Markdown(
 # ## What goes wrong as $d$ grows
 #
 # The dot product has a weakness that the additive score does not. Additive attention's
-# score is bounded whatever the sizes of its inputs: each of the $h$ tanh units lies in
+# score is bounded whatever the sizes of its inputs: each of the $d_a$ tanh units lies in
 # $(-1, 1)$, so $|a(q, k)| \le \sum_i |(w_v)_i|$. A dot product is a sum of $d$ terms, and
 # it grows with $d$. If the entries of $q$ and $k$ are independent with mean 0 and variance
 # 1, each term $q_i k_i$ has variance 1, and the variance of a sum of independent terms
@@ -456,7 +456,7 @@ Markdown(
   {limit:.2f} times as much for long sequences ($d = {d}$), more for short ones. It also
   stores a (queries, keys, hidden) tensor and computes a tanh for every entry, which the
   count leaves out: measured on the machine that built this page, at
-  $n = {timed_lengths[-1]}$, it took {measured_text} times as long.
+  $T = {timed_lengths[-1]}$, it took {measured_text} times as long.
 - Its scores spread like $\\sqrt{{d}}$, which saturates the softmax as $d$ grows; the next
   chapter scales them.
 """
@@ -475,12 +475,12 @@ Markdown(
 #    to *kitten*? Between which two values can the scores lie, and what does that mean for
 #    how sharp the weights can get?
 # 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
-#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $n$
-#    grows, and check it with `attention.cost` at $n = 2^{16}$ for $d = 64$. Up to which
-#    $n$ is the ratio at least 2 when $d = 64$?
+#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
+#    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
+#    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]
-# Exercise 1: W has d_k * d_q parameters; additive attention h (d_q + d_k + 1).
+# Exercise 1: W has d_k * d_q parameters; additive attention d_a (d_q + d_k + 1).
 W = project.weight  # (key_size, query_size) = (6, 4)
 additive_small = attention.AdditiveAttention(4, 6, hidden_size=8)
 print("general score:", W.numel())

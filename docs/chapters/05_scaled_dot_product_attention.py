@@ -146,12 +146,12 @@ Markdown(
 # $$
 #
 # Each product has mean 0, because the two factors are independent:
-# $\operatorname{E}[q_j k_j] = \operatorname{E}[q_j]\, \operatorname{E}[k_j] = 0$. Its variance is 1, for the
+# $\mathbb{E}[q_j k_j] = \mathbb{E}[q_j]\, \mathbb{E}[k_j] = 0$. Its variance is 1, for the
 # same reason:
 #
 # $$
-# \operatorname{Var}(q_j k_j) = \operatorname{E}[q_j^2 k_j^2] - \big(\operatorname{E}[q_j k_j]\big)^2
-# = \operatorname{E}[q_j^2]\, \operatorname{E}[k_j^2] - 0 = 1 \cdot 1 = 1 .
+# \operatorname{Var}(q_j k_j) = \mathbb{E}[q_j^2 k_j^2] - \big(\mathbb{E}[q_j k_j]\big)^2
+# = \mathbb{E}[q_j^2]\, \mathbb{E}[k_j^2] - 0 = 1 \cdot 1 = 1 .
 # $$
 #
 # The $d$ products are independent of one another (each uses its own pair of
@@ -159,7 +159,7 @@ Markdown(
 # variances. So
 #
 # $$
-# \operatorname{E}[q \cdot k] = 0, \qquad
+# \mathbb{E}[q \cdot k] = 0, \qquad
 # \operatorname{Var}(q \cdot k) = d, \qquad
 # \operatorname{std}(q \cdot k) = \sqrt{d} .
 # $$
@@ -206,9 +206,9 @@ for d, v, s in zip(dims, var_raw, var_scaled):
 
 # %%
 fig, ax = plt.subplots()
-ax.plot(dims, dims, color=COLORS[0], lw=1, label="y = d (theory)")
+ax.plot(dims, dims, color=COLORS[0], lw=1, label="Var = d (theory)")
 ax.plot(dims, var_raw, "o", color=COLORS[0], label="Var(q·k), measured")
-ax.plot(dims, np.ones_like(dims), color=COLORS[1], lw=1, label="y = 1 (theory)")
+ax.plot(dims, np.ones_like(dims), color=COLORS[1], lw=1, label="Var = 1 (theory)")
 ax.plot(dims, var_scaled, "s", color=COLORS[1],
         label="Var(q·k / √d), measured")
 ax.set(xscale="log", yscale="log", xlabel="vector size d (log scale)",
@@ -223,7 +223,7 @@ plt.show()
 # %% [markdown]
 # **Figure 5.1.** The variance of the dot product of two random vectors with independent
 # components of mean 0 and variance 1, measured over 4000 pairs for each size $d$
-# (circles), lies on the line $y = d$: doubling the size doubles the variance. After
+# (circles), lies on the line $\operatorname{Var}(q \cdot k) = d$: doubling the size doubles the variance. After
 # division by $\sqrt{d}$ (squares) the variance is about 1 at every size.
 
 # %% tags=["remove-input"]
@@ -362,16 +362,16 @@ Markdown(
 # only through the gradient that reaches the scores.
 #
 # [Chapter 1](01_softmax.py#the-gradient-of-softmax) derived the Jacobian of softmax,
-# $J = \operatorname{diag}(s) - s s^\top$, and showed that it goes to 0 as the softmax
+# $J = \operatorname{diag}(\alpha) - \alpha \alpha^\top$ for the weights $\alpha$, and showed that it goes to 0 as the softmax
 # saturates. Whatever gradient $g$ reaches the weights from later in the network, the
 # scores receive $J g$. Note that *every* entry of $J$ vanishes, including the
-# diagonal entry $s_k (1 - s_k)$ of the winning key. The sources say that a saturated
+# diagonal entry $\alpha_l (1 - \alpha_l)$ of the winning key $l$. The sources say that a saturated
 # softmax still passes the error back through its peak and starves the rest; for the
 # scores of attention it starves all of them, the winner included.
 #
 # Here is the measurement. We take the 300 sets of the previous section and a random
 # stand-in $g$ for the gradient of the loss with respect to the output, define the loss
-# $L = g \cdot \text{output}$, and let PyTorch's autograd compute $\partial L / \partial z$,
+# $\mathcal{L} = g \cdot \text{output}$, and let PyTorch's autograd compute $\partial \mathcal{L} / \partial z$,
 # where $z$ are the scores that enter the softmax ($q \cdot k_i$ in version 1,
 # $q \cdot k_i / \sqrt{d}$ in version 2). To reach the scores, we compute them, make them
 # a leaf of the graph, and apply the package's `attention.masked_softmax` (the softmax
@@ -407,7 +407,7 @@ for color, name in zip(COLORS, versions):
     ax.fill_between(dims, low, high, color=color, alpha=0.2, linewidth=0)
 ax.set(xscale="log", yscale="log", ylim=(1e-12, 10),
        yticks=10.0 ** np.arange(-12, 1, 3), xlabel="vector size d (log scale)",
-       ylabel="norm of ∂L/∂z (log scale)")
+       ylabel=r"norm of $\partial\mathcal{L}/\partial z$ (log scale)")
 ax.set_xticks(dims[::2])
 ax.minorticks_off()
 ax.xaxis.set_major_formatter(plain)

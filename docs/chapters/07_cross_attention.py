@@ -16,7 +16,7 @@
 # Up to version 3, attention compared its queries with the raw input and averaged the
 # raw input: one matrix $X$ did two jobs, being searched and being returned. Version 4
 # gives each job its own learned matrix. The input is *projected* into keys,
-# $K = X W_K$, which decide where the queries look, and into values, $V = X W_V$,
+# $K = X W^K$, which decide where the queries look, and into values, $V = X W^V$,
 # which decide what they take away, while the queries come from a different sequence.
 # This is the attention a Transformer's decoder uses to read the source sentence. This
 # chapter writes it down, checks the shapes, builds a small example where the raw input
@@ -55,22 +55,22 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # Cross-attention keeps the formula and changes only what the queries meet. Two
 # learned matrices turn the input into keys and into values:
 #
-# $$K = X W_K, \qquad V = X W_V, \qquad
+# $$K = X W^K, \qquad V = X W^V, \qquad
 # \operatorname{CrossAttention}(Q, X) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
 #
 # With $T_q$ queries of size $d_k$ and an input of $T_k$ rows of size $d_x$:
 #
-# $$\underbrace{X}_{T_k \times d_x}\,\underbrace{W_K}_{d_x \times d_k} = \underbrace{K}_{T_k \times d_k},
+# $$\underbrace{X}_{T_k \times d_x}\,\underbrace{W^K}_{d_x \times d_k} = \underbrace{K}_{T_k \times d_k},
 # \qquad
-# \underbrace{X}_{T_k \times d_x}\,\underbrace{W_V}_{d_x \times d_v} = \underbrace{V}_{T_k \times d_v},
+# \underbrace{X}_{T_k \times d_x}\,\underbrace{W^V}_{d_x \times d_v} = \underbrace{V}_{T_k \times d_v},
 # \qquad
 # \underbrace{\operatorname{softmax}\!\left(Q K^\top / \sqrt{d_k}\right)}_{T_q \times T_k}\,\underbrace{V}_{T_k \times d_v}
 # = \underbrace{O}_{T_q \times d_v}.$$
 #
 # Three things follow. Keys and values still come in pairs, one of each per input
 # row, because both are computed from the same row. The input's size $d_x$ no longer
-# has to equal the query's size: $W_K$ maps the input into the queries' space, where
-# the dot product is defined. And the output's size $d_v$ is chosen freely by $W_V$.
+# has to equal the query's size: $W^K$ maps the input into the queries' space, where
+# the dot product is defined. And the output's size $d_v$ is chosen freely by $W^V$.
 # The queries themselves are used as they are.
 #
 # ## Where the queries come from
@@ -118,7 +118,7 @@ print("row sums of the weights:", weights.sum(-1))
 
 # %% [markdown]
 # A `nn.Linear(n_in, n_out)` stores its matrix as `(n_out, n_in)` and computes
-# $x W^\top$, so `w_k.weight` is $W_K^\top$; keep that in mind when setting the
+# $x W^\top$, so `w_k.weight` is $(W^K)^\top$; keep that in mind when setting the
 # matrices by hand, as we do next. Version 3 could not even run on these tensors: its
 # queries of size 4 cannot be dotted with input rows of size 6.
 
@@ -187,11 +187,11 @@ Markdown(
 )
 
 # %% [markdown]
-# **Version 4** learns $W_K$ and $W_V$; here we write them by hand. $W_K$ is a
+# **Version 4** learns $W^K$ and $W^V$; here we write them by hand. $W^K$ is a
 # small dictionary from "what a word is" to "who is looking for it". The subject
 # feature is sent to the subject coordinate *and* to the verb coordinate, because a
 # German verb agrees with its subject; the object feature goes to the object
-# coordinate; everything else maps to zero. $W_V$ hands over only the two facts a
+# coordinate; everything else maps to zero. $W^V$ hands over only the two facts a
 # decoder needs here, plural and animate.
 
 # %%
@@ -209,7 +209,7 @@ with torch.no_grad():  # nn.Linear stores the transposes
     agreement.w_v.weight.copy_(W_V.T)
 out_v4, w_v4 = agreement(Q[None], X[None])  # batch of one
 out_v4, w_v4 = out_v4[0].detach(), w_v4[0].detach()  # (3, 2), (3, 5)
-print("keys K = X W_K:\n", X @ W_K)
+print("keys K = X W^K:\n", X @ W_K)
 print("weights:\n", w_v4)
 print("output (plural, animate):\n", out_v4)
 
@@ -218,7 +218,7 @@ fig = attention.plot_attention_weights(
     torch.stack([w_v3, w_v4]),
     query_labels=targets,
     key_labels=source,
-    titles=["version 3: keys = values = $X$", "version 4: keys = $XW_K$"],
+    titles=["version 3: keys = values = $X$", "version 4: keys = $XW^K$"],
     annotate=True,
     columns=2,
     cell_size=0.55,
@@ -232,7 +232,7 @@ Markdown(
     f"source word of its own role; the verb row lights up *saw*. With the projected "
     f"keys (right) the verb row moves to *cats* ({w_v4[verb, source.index('cats')]:.3f}"
     f" of its weight), the subject of the sentence, while the other two rows stay "
-    f"where they were. Only $W_K$ changed what the rows look at."
+    f"where they were. Only $W^K$ changed what the rows look at."
 )
 
 # %% [markdown]
@@ -251,7 +251,7 @@ for ax, f, name in zip(axes, [0, 1], ["plural", "animate"]):
     ax.bar(positions - 0.2, v3_taken[:, f], width=0.38,
            label="version 3 (raw $X$)")
     ax.bar(positions + 0.2, out_v4[:, f], width=0.38,
-           label="version 4 ($XW_V$)")
+           label="version 4 ($XW^V$)")
     ax.plot(positions, needed[:, f], "_", markersize=30, markeredgewidth=2.5,
             color=COLORS[3], label="what the word needs")
     ax.set_xticks(positions, [t.split()[0] for t in targets])
@@ -275,7 +275,7 @@ Markdown(
 
 # %% [markdown]
 # The two matrices do separate jobs, and each can be changed without touching the
-# other. Replace $W_V$ with any other matrix and the weights do not move, because
+# other. Replace $W^V$ with any other matrix and the weights do not move, because
 # they depend only on the queries and the keys; only what is handed over changes:
 
 # %%
@@ -290,14 +290,14 @@ print("largest change of any weight:", (after - before).abs().max().item())
 # This is what the sources mean by saying the projections *decouple* the input: one
 # projection is responsible for building the attention weights, the other for
 # building the output, and each can be as good at its job as learning makes it.
-# A trained model finds its $W_K$ and $W_V$ by gradient descent instead of by hand,
+# A trained model finds its $W^K$ and $W^V$ by gradient descent instead of by hand,
 # and its features are not one-hot, but the division of labor is the same.
 #
 # ## What the projections cost
 #
 # The projections are the first learned parameters of attention since version 0,
 # whose small network had its own (see [Chapter 3](03_additive_attention.py)).
-# $W_K$ has $d_x \cdot d_k$ entries and $W_V$ has $d_x \cdot d_v$.
+# $W^K$ has $d_x \cdot d_k$ entries and $W^V$ has $d_x \cdot d_v$.
 
 # %% tags=["remove-input"]
 d_model = 512
@@ -324,13 +324,13 @@ Markdown(
 # ## Summary
 #
 # - Version 4 projects the input into keys and values with learned matrices,
-#   $K = X W_K$ and $V = X W_V$, and attends with
+#   $K = X W^K$ and $V = X W^V$, and attends with
 #   $\operatorname{softmax}(Q K^\top / \sqrt{d_k})\, V$. The queries come from another
 #   sequence and are used as they are.
 # - In a Transformer this is the decoder's *encoder–decoder attention*: a decoder
 #   position asks, the encoded source sentence answers.
-# - Shapes: queries $T_q \times d_k$, input $T_k \times d_x$, $W_K$ is $d_x \times d_k$,
-#   $W_V$ is $d_x \times d_v$, weights $T_q \times T_k$, output $T_q \times d_v$. The
+# - Shapes: queries $T_q \times d_k$, input $T_k \times d_x$, $W^K$ is $d_x \times d_k$,
+#   $W^V$ is $d_x \times d_v$, weights $T_q \times T_k$, output $T_q \times d_v$. The
 #   input's size no longer has to equal the queries'.
 # - Keys decide *where* a query looks, values decide *what* it takes. With raw keys
 #   a query can only find rows that resemble it, and with raw values it takes back
@@ -345,10 +345,10 @@ Markdown(
 # %% [markdown]
 # ## Exercises
 #
-# 1. **Where the matrices could live.** For one layer, $W_K$ could be moved into the
-#    query and $W_V$ after the average: check numerically, with random matrices, that
-#    $\operatorname{softmax}\big(q (X W_K)^\top / \sqrt{d_k}\big)\, X W_V$ equals version 3
-#    run with the query $q W_K^\top$ on the raw $X$, followed by $W_V$. (Use
+# 1. **Where the matrices could live.** For one layer, $W^K$ could be moved into the
+#    query and $W^V$ after the average: check numerically, with random matrices, that
+#    $\operatorname{softmax}\big(q (X W^K)^\top / \sqrt{d_k}\big)\, X W^V$ equals version 3
+#    run with the query $q (W^K)^\top$ on the raw $X$, followed by $W^V$. (Use
 #    `scale=` to keep the same $1/\sqrt{d_k}$.) Why does the model still learn them
 #    inside the attention layer?
 # 2. **Padding.** Batch the agreement example with a second source sentence,

@@ -15,7 +15,7 @@
 #
 # Cross-attention projects its input into keys and values but takes its queries, as
 # they are, from another sequence. Version 5 projects the queries too, and from the
-# same input: $Q = X W_Q$. Every position of a sequence now asks a question of every
+# same input: $Q = X W^Q$. Every position of a sequence now asks a question of every
 # position of the same sequence, itself included, and its output is a mix of what
 # the whole sequence offers. This is self-attention, the core of the
 # [Transformer](../reference/references.md#vaswani2017).
@@ -46,15 +46,15 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # input $X$, and the queries came from elsewhere. If the queries are projected from
 # the same $X$ as well, all three roles come from one sequence:
 #
-# $$Q = X W_Q, \qquad K = X W_K, \qquad V = X W_V, \qquad
+# $$Q = X W^Q, \qquad K = X W^K, \qquad V = X W^V, \qquad
 # \operatorname{SelfAttention}(X) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
 #
 # For a sequence of $T$ vectors of size $d_{\text{model}}$:
 #
-# $$\underbrace{X}_{T \times d_{\text{model}}}\,\underbrace{W_Q, W_K}_{d_{\text{model}} \times d_k}
+# $$\underbrace{X}_{T \times d_{\text{model}}}\,\underbrace{W^Q, W^K}_{d_{\text{model}} \times d_k}
 # \to \underbrace{Q, K}_{T \times d_k},
 # \qquad
-# \underbrace{X}_{T \times d_{\text{model}}}\,\underbrace{W_V}_{d_{\text{model}} \times d_v}
+# \underbrace{X}_{T \times d_{\text{model}}}\,\underbrace{W^V}_{d_{\text{model}} \times d_v}
 # \to \underbrace{V}_{T \times d_v},
 # \qquad
 # \underbrace{\operatorname{softmax}\!\left(Q K^\top / \sqrt{d_k}\right)}_{T \times T}\,\underbrace{V}_{T \times d_v}
@@ -142,7 +142,7 @@ fig = attention.plot_attention_weights(
     torch.stack([raw_w[0], w[0]]),
     query_labels=words,
     key_labels=words,
-    titles=["no projections: $Q = K = V = X$", "$Q = XW_Q$, $K = XW_K$"],
+    titles=["no projections: $Q = K = V = X$", "$Q = XW^Q$, $K = XW^K$"],
     annotate=True,
     columns=2,
 )
@@ -194,9 +194,9 @@ Markdown(
 #
 # With projections the score is
 #
-# $$q_i \cdot k_j = x_i W_Q W_K^\top x_j^\top ,$$
+# $$q_i \cdot k_j = x_i W^Q (W^K)^\top x_j^\top ,$$
 #
-# a learned comparison. The matrix $W_Q W_K^\top$ need not be symmetric, nor favor
+# a learned comparison. The matrix $W^Q (W^K)^\top$ need not be symmetric, nor favor
 # the diagonal, so a word can look for words unlike itself: a verb for its subject,
 # a pronoun for the noun it stands for. The counts below, over random sentences,
 # show how strong the pull of the diagonal is without projections.
@@ -219,8 +219,8 @@ Markdown(
     f"Without projections, {self_first_none:.0%} of the words put their largest "
     f"weight on themselves. With the random projections of our layer, "
     f"{self_first_proj:.0%} do, not far from the $1/6 \\approx 17\\%$ of a "
-    f"random choice among six words. Training decides where each word looks; $W_Q$ "
-    f"and $W_K$ make it possible for that to be anywhere."
+    f"random choice among six words. Training decides where each word looks; $W^Q$ "
+    f"and $W^K$ make it possible for that to be anywhere."
 )
 
 # %% [markdown]
@@ -229,16 +229,16 @@ Markdown(
 # Back to the two copies of *the*. Nothing in self-attention tells it *where* a word
 # is. Shuffle the words of a sentence, and each word still computes the same query,
 # key and value, meets the same set of keys, and ends up with the same output, now in
-# its new place. In symbols, with a permutation matrix $P$ (the identity matrix with
-# its rows shuffled), $PX$ is $X$ with its rows shuffled, and
+# its new place. In symbols, with a permutation matrix $\Pi$ (the identity matrix with
+# its rows shuffled), $\Pi X$ is $X$ with its rows shuffled, and
 #
-# $$\operatorname{softmax}\!\left(\frac{(PX W_Q)(PX W_K)^\top}{\sqrt{d_k}}\right) P X W_V
-# = P \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) P^\top P V
-# = P \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
+# $$\operatorname{softmax}\!\left(\frac{(\Pi X W^Q)(\Pi X W^K)^\top}{\sqrt{d_k}}\right) \Pi X W^V
+# = \Pi \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) \Pi^\top \Pi V
+# = \Pi \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
 #
-# The scores become $P (Q K^\top) P^\top$: the same matrix with its rows and columns
+# The scores become $\Pi (Q K^\top) \Pi^\top$: the same matrix with its rows and columns
 # shuffled the same way. A row-wise softmax does not care about the order of a row's
-# entries, and $P^\top P = I$ because a permutation is undone by its transpose. So
+# entries, and $\Pi^\top \Pi = I$ because a permutation is undone by its transpose. So
 # shuffling the input rows shuffles the output rows and nothing else changes.
 # Self-attention is **permutation-equivariant**. Let's check it on the sentence.
 
@@ -324,13 +324,13 @@ Markdown(
 # ## Summary
 #
 # - Version 5 projects queries, keys and values from the same sequence:
-#   $Q = X W_Q$, $K = X W_K$, $V = X W_V$, and every position attends to every
+#   $Q = X W^Q$, $K = X W^K$, $V = X W^V$, and every position attends to every
 #   position of its own sequence with
 #   $\operatorname{softmax}(Q K^\top / \sqrt{d_k})\, V$.
 # - Shapes: $X$ is $T \times d_{\text{model}}$, the weights are $T \times T$, the output
 #   $T \times d_v$. The three matrices have $d_{\text{model}}(2 d_k + d_v)$ parameters.
 # - The same input does not mean $Q = K = V$: without projections each word attends
-#   mostly to itself. With them, the score $x_i W_Q W_K^\top x_j^\top$ is a learned,
+#   mostly to itself. With them, the score $x_i W^Q (W^K)^\top x_j^\top$ is a learned,
 #   asymmetric comparison.
 # - In the Transformer, the encoder uses self-attention, the decoder uses masked
 #   self-attention followed by cross-attention over the encoder's output.
@@ -346,9 +346,9 @@ Markdown(
 #
 # 1. **The causal mask and order.** Run `layer` on *the cat sat on the mat* with
 #    `attention.causal_mask(6)`. Check that the first word's output is just its own
-#    value, $x_1 W_V$. Then shuffle the words as in Figure 8.2: is the output still
+#    value, $x_1 W^V$. Then shuffle the words as in Figure 8.2: is the output still
 #    the shuffled output? Why not?
-# 2. **Tied queries and keys.** Make $W_Q = W_K$ (copy `w_k`'s weight into `w_q`).
+# 2. **Tied queries and keys.** Make $W^Q = W^K$ (copy `w_k`'s weight into `w_q`).
 #    How often does a word now attend most to itself, over the 500 random sentences?
 #    Show that the scores are then symmetric, and explain with Cauchy–Schwarz why the
 #    diagonal is favored again.

@@ -48,15 +48,15 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # %% [markdown]
 # ## One convention: True means "may attend"
 #
-# A mask $m$ has one entry per query–key pair, like the scores $s_{ij}$. In this book
+# A mask $M$ has one entry per query–key pair, like the scores $s_{ij}$. In this book
 # and in its package it is a boolean tensor in which **`True` means "query $i$ may
 # attend to key $j$"**, the convention of PyTorch's
 # `torch.nn.functional.scaled_dot_product_attention`. The masked softmax gives a
 # forbidden key exactly zero weight and renormalizes over the allowed ones:
 #
 # $$
-# \alpha_{ij} = \frac{m_{ij}\, e^{s_{ij}}}{\sum_{l} m_{il}\, e^{s_{il}}},
-# \qquad m_{ij} \in \{0, 1\}.
+# \alpha_{ij} = \frac{M_{ij}\, e^{s_{ij}}}{\sum_{l} M_{il}\, e^{s_{il}}},
+# \qquad M_{ij} \in \{0, 1\}.
 # $$
 #
 # In code, this is a softmax after every forbidden score has been replaced by
@@ -499,8 +499,8 @@ print(f"max |weights - nn.MultiheadAttention's| = {difference:.1e}")
 #
 # The Transformer ([Vaswani et al., 2017](../reference/references.md#vaswani2017)) also regularizes attention
 # with *dropout* ([Srivastava et al., 2014](../reference/references.md#srivastava2014)) on the weights: during
-# training each weight is set to 0 with probability $p$, and the surviving weights
-# are multiplied by $1/(1-p)$ so that each weight keeps its expected value. A query
+# training each weight is set to 0 with probability $p_{\text{drop}}$, and the surviving weights
+# are multiplied by $1/(1-p_{\text{drop}})$ so that each weight keeps its expected value. A query
 # then cannot rely on any single key always being there. The sources' attention
 # functions take a dropout module, and so does
 # `attention.scaled_dot_product_attention`: pass an `nn.Dropout` as `dropout=`.
@@ -533,7 +533,7 @@ scaled_by = ("exactly twice" if bool(ratio.eq(2).all())
              else f"{ratio.min().item():.6f} to {ratio.max().item():.6f} times")
 Markdown(
     f"**Figure 9.4.** The causal attention of sequence 0 in training mode, with "
-    f"dropout $p = 0.5$ (eval mode gives the first panel of Figure 9.3). Dropout has "
+    f"dropout $p_{{\\text{{drop}}}} = 0.5$ (eval mode gives the first panel of Figure 9.3). Dropout has "
     f"zeroed "
     f"{int((~kept & causal6).sum())} of the {int(causal6.sum())} allowed weights "
     f"(compare the two printed matrices) and multiplied each of the others by "
@@ -573,14 +573,14 @@ Markdown(
 # - The all-zeros mask of one source masks every key, so every weight is $1/T$: check
 #   what a mask means before using it. Other conventions convert with `== 1` or `~`.
 # - Dropout on the weights zeroes some of them in training and scales the rest by
-#   $1/(1-p)$; the rows stop summing to 1. In eval mode it does nothing.
+#   $1/(1-p_{\text{drop}})$; the rows stop summing to 1. In eval mode it does nothing.
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. A *prefix language model* lets the first $P$ positions (a prompt) see each
+# 1. A *prefix language model* lets the first $T_p$ positions (a prompt) see each
 #    other in both directions, while the positions after the prompt are causal. Build
-#    this mask for $T = 6$, $P = 3$ from `attention.causal_mask` and one more boolean
+#    this mask for $T = 6$, $T_p = 3$ from `attention.causal_mask` and one more boolean
 #    tensor, and check which keys queries 1 and 4 may attend to.
 # 2. A *sliding-window* causal mask lets query $i$ see only keys
 #    $i - w < j \le i$. Build it for $T = 8$, $w = 3$ by combining two masks, and

@@ -22,8 +22,8 @@
 # cosines at many
 # frequencies. We look at the encoding as an image, measure how similar two positions
 # are as a function of their distance, and check the property the design was chosen
-# for: moving $k$ positions along is a fixed linear map, the same at every position,
-# which a layer can use to look $k$ words back. The chapter ends with the learned
+# for: moving $\Delta p$ positions along is a fixed linear map, the same at every position,
+# which a layer can use to look $\Delta p$ words back. The chapter ends with the learned
 # alternative used by [BERT](../reference/references.md#devlin2019) and [GPT-2](../reference/references.md#radford2019), and with how
 # the encoding enters the model.
 
@@ -116,7 +116,7 @@ Markdown(
 # - bounded, with entries of the same order as the embedding's, at every position;
 # - the same for position $p$ whatever the length of the sentence;
 # - similar for nearby positions and less similar for distant ones;
-# - such that "$k$ positions further" is easy for a layer to compute, whatever the
+# - such that "$\Delta p$ positions further" is easy for a layer to compute, whatever the
 #   starting position.
 #
 # **Why add rather than concatenate?** Appending the position vector to the
@@ -124,10 +124,10 @@ Markdown(
 # does first with its input is multiply it by a matrix, and for a concatenation that
 # product splits into two:
 #
-# $$[x, p] \begin{bmatrix} W_x \\ W_p \end{bmatrix} = x W_x + p W_p .$$
+# $$[x, \mathrm{PE}_p] \begin{bmatrix} W_x \\ W_{\mathrm{PE}} \end{bmatrix} = x W_x + \mathrm{PE}_p W_{\mathrm{PE}} .$$
 #
 # Concatenating and projecting is the same as adding a projected position vector.
-# Adding $p$ directly, $(x + p) W = x W + p W$, has the same form with $W_p = W$, and
+# Adding $\mathrm{PE}_p$ directly, $(x + \mathrm{PE}_p) W = x W + \mathrm{PE}_p W$, has the same form with $W_{\mathrm{PE}} = W$, and
 # costs no extra width. The price is that words and positions share one space; in
 # many dimensions there is room for both, as the next cell measures.
 
@@ -226,26 +226,26 @@ plt.show()
 # ## Nearby positions look alike
 #
 # How similar are the vectors of two positions? The dot product of positions $p$ and
-# $p + k$ adds up, pair by pair, $\sin(p\omega)\sin((p+k)\omega) +
-# \cos(p\omega)\cos((p+k)\omega)$, which is the cosine of the difference of the two
+# $p + \Delta p$ adds up, pair by pair, $\sin(p\omega)\sin((p+\Delta p)\omega) +
+# \cos(p\omega)\cos((p+\Delta p)\omega)$, which is the cosine of the difference of the two
 # angles:
 #
-# $$\mathrm{PE}_p \cdot \mathrm{PE}_{p+k} = \sum_{i=0}^{d_{\text{model}}/2 - 1}
-# \cos(k\,\omega_i) .$$
+# $$\mathrm{PE}_p \cdot \mathrm{PE}_{p+\Delta p} = \sum_{i=0}^{d_{\text{model}}/2 - 1}
+# \cos(\Delta p\,\omega_i) .$$
 #
-# The position $p$ has dropped out: the similarity depends only on the offset $k$. It
-# is also even in $k$ (the cosine is), and at $k = 0$ every term is 1, so each row's
+# The position $p$ has dropped out: the similarity depends only on the offset $\Delta p$. It
+# is also even in $\Delta p$ (the cosine is), and at $\Delta p = 0$ every term is 1, so each row's
 # squared length is $d_{\text{model}}/2$. Let's check both facts on the table, and
 # draw the similarity of every pair of positions.
 
 # %%
 pe_sim = attention.sinusoidal_encoding(256, 64, dtype=torch.float64)
-similarity = pe_sim @ pe_sim.T  # (256, 256): PE_p . PE_q for every pair
+similarity = pe_sim @ pe_sim.T  # (256, 256): PE_p . PE_(p+dp) for every pair
 offsets = np.arange(-60, 61)
 from_60 = similarity[60, 60 + offsets].numpy()  # start at p = 60
 from_150 = similarity[150, 150 + offsets].numpy()  # start at p = 150
 omega = frequencies(64).numpy()  # (32,)
-formula = np.cos(offsets[:, None] * omega).sum(-1)  # sum_i cos(k w_i), per k
+formula = np.cos(offsets[:, None] * omega).sum(-1)  # sum_i cos(dp omega_i), per offset dp
 print(f"p = 60 vs p = 150: {np.abs(from_60 - from_150).max():.1e}")
 print(f"table vs formula:  {np.abs(from_60 - formula).max():.1e}")
 
@@ -254,13 +254,13 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(6.4, 3.0), layout="constrained",
                                width_ratios=[1, 1.2])
 image = ax0.imshow(similarity[:100, :100], interpolation="none")
 ax0.grid(False)
-ax0.set(xlabel="position $q$", ylabel="position $p$",
+ax0.set(xlabel=r"position $p + \Delta p$", ylabel="position $p$",
         xticks=[0, 50, 99], yticks=[0, 50, 99])
 fig.colorbar(image, ax=ax0, location="top", ticks=[15, 20, 25, 30],
-             label=r"$\mathrm{PE}_p \cdot \mathrm{PE}_q$")
+             label=r"$\mathrm{PE}_p \cdot \mathrm{PE}_{p+\Delta p}$")
 ax1.plot(offsets, from_60, label="from $p = 60$")
 ax1.plot(offsets, from_150, "--", label="from $p = 150$")
-ax1.set(xlabel="offset $k$", ylabel=r"$\mathrm{PE}_p \cdot \mathrm{PE}_{p+k}$",
+ax1.set(xlabel="offset $\\Delta p$", ylabel=r"$\mathrm{PE}_p \cdot \mathrm{PE}_{p+\Delta p}$",
         xticks=[-60, -30, 0, 30, 60])
 ax1.legend()
 plt.show()
@@ -272,12 +272,12 @@ Markdown(
     f"**Figure 11.2.** Left: the dot product of every pair of the first 100 positions "
     f"($d_{{\\text{{model}}}} = 64$). The bright diagonal is each position with itself, "
     f"and every line parallel to it has one colour: the similarity depends only on "
-    f"$q - p$. Right: the same as a function of the offset $k$, from two starting "
+    f"the offset $\\Delta p$. Right: the same as a function of $\\Delta p$, from two starting "
     f"positions; the dashed curve lies exactly on the solid one. The peak is "
     f"$d_{{\\text{{model}}}}/2 = "
-    f"{from_60[60]:.0f}$ at $k = 0$; it falls to {from_60[61]:.1f} at $k = 1$ and "
-    f"{from_60[62]:.1f} at $k = 2$, and then wobbles down, rising again for the first "
-    f"time at $k = {first_rise}$, as the fast pairs come back around while the slow "
+    f"{from_60[60]:.0f}$ at $\\Delta p = 0$; it falls to {from_60[61]:.1f} at $\\Delta p = 1$ and "
+    f"{from_60[62]:.1f} at $\\Delta p = 2$, and then wobbles down, rising again for the first "
+    f"time at $\\Delta p = {first_rise}$, as the fast pairs come back around while the slow "
     f"ones keep drifting away."
 )
 
@@ -285,34 +285,34 @@ Markdown(
 # So nearby positions have similar vectors and distant positions less similar ones,
 # roughly, though not monotonically. Two limits are worth noticing. The curve is
 # symmetric, so the raw dot product cannot tell "3 before" from "3 after"; a layer
-# compares $\mathrm{PE}_p W_Q$ with $\mathrm{PE}_q W_K$, and with $W_Q \ne W_K$ that
+# compares $\mathrm{PE}_p W^Q$ with $\mathrm{PE}_{p+\Delta p} W^K$, and with $W^Q \ne W^K$ that
 # comparison need not be symmetric, as the next section shows. And the curve says
 # only how the *encoding* relates positions: what the model does with it is learned.
 #
 # ## A shift is a rotation
 #
 # Each pair $(\sin p\omega, \cos p\omega)$ is a point on the unit circle, at an angle
-# that grows by $\omega$ at each step. Going from position $p$ to $p + k$ turns the
-# point by the angle $k\omega$, wherever it started. The angle-addition formulas say
+# that grows by $\omega$ at each step. Going from position $p$ to $p + \Delta p$ turns the
+# point by the angle $\Delta p\,\omega$, wherever it started. The angle-addition formulas say
 # the same in algebra:
 #
 # $$\begin{aligned}
-# \sin((p+k)\omega) &= \sin(p\omega)\cos(k\omega) + \cos(p\omega)\sin(k\omega), \\
-# \cos((p+k)\omega) &= \cos(p\omega)\cos(k\omega) - \sin(p\omega)\sin(k\omega),
+# \sin((p+\Delta p)\omega) &= \sin(p\omega)\cos(\Delta p\,\omega) + \cos(p\omega)\sin(\Delta p\,\omega), \\
+# \cos((p+\Delta p)\omega) &= \cos(p\omega)\cos(\Delta p\,\omega) - \sin(p\omega)\sin(\Delta p\,\omega),
 # \end{aligned}$$
 #
 # that is, in matrix form,
 #
-# $$\begin{bmatrix} \sin((p+k)\omega) \\ \cos((p+k)\omega) \end{bmatrix} =
-# \begin{bmatrix} \cos k\omega & \sin k\omega \\ -\sin k\omega & \cos k\omega \end{bmatrix}
+# $$\begin{bmatrix} \sin((p+\Delta p)\omega) \\ \cos((p+\Delta p)\omega) \end{bmatrix} =
+# \begin{bmatrix} \cos(\Delta p\,\omega) & \sin(\Delta p\,\omega) \\ -\sin(\Delta p\,\omega) & \cos(\Delta p\,\omega) \end{bmatrix}
 # \begin{bmatrix} \sin p\omega \\ \cos p\omega \end{bmatrix} .$$
 #
-# The $2 \times 2$ matrix contains $k$ and $\omega$ but not $p$. Put one such rotation
-# per pair on the diagonal of a $d_{\text{model}} \times d_{\text{model}}$ matrix $M_k$,
+# The $2 \times 2$ matrix contains $\Delta p$ and $\omega$ but not $p$. Put one such rotation
+# per pair on the diagonal of a $d_{\text{model}} \times d_{\text{model}}$ matrix $R_{\Delta p}$,
 # and for every position
 #
-# $$\mathrm{PE}_{p+k} = M_k\, \mathrm{PE}_p \qquad
-# \text{(with rows: } \mathrm{PE}_{p+k} = \mathrm{PE}_p M_k^\top\text{)}.$$
+# $$\mathrm{PE}_{p+\Delta p} = R_{\Delta p}\, \mathrm{PE}_p \qquad
+# \text{(with rows: } \mathrm{PE}_{p+\Delta p} = \mathrm{PE}_p R_{\Delta p}^\top\text{)}.$$
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.3), layout="constrained")
@@ -339,11 +339,11 @@ plt.show()
 # step turns the point clockwise by the pair's $\omega$ radians: a full radian for
 # pair 0, so positions 7 to 9 have come back around near positions 1 to 3, and much
 # less for pair 2. Going from 2 to 5 is the same turn as going from 4 to 7: a shift by
-# $k$ is one rotation, whatever the start.
+# $\Delta p$ is one rotation, whatever the start.
 #
-# `offset_matrix(k, d_model)` (in `attention.positional_encoding`) builds $M_k$. Here is
-# its top-left corner for $k = 3$, two rotation blocks with zeros around them, and a
-# check of $\mathrm{PE}_{p+k} = \mathrm{PE}_p M_k^\top$ on every position of a
+# `offset_matrix(k, d_model)` (in `attention.positional_encoding`) builds $R_{\Delta p}$. Here is
+# its top-left corner for $\Delta p = 3$, two rotation blocks with zeros around them, and a
+# check of $\mathrm{PE}_{p+\Delta p} = \mathrm{PE}_p R_{\Delta p}^\top$ on every position of a
 # 200-row table at once.
 
 # %%
@@ -360,20 +360,20 @@ print(f"max |M M^T - I|: {orth_error:.1e}")
 # %% tags=["remove-input"]
 Markdown(
     f"One matrix moves all {table.shape[0] - k} positions three steps on, with a "
-    f"largest error of {shift_error:.0e}, the rounding error of float64. $M_k$ is a "
-    f"rotation, so $M_k M_k^\\top = I$ (to {orth_error:.0e}) and going back $k$ steps "
-    f"is $M_{{-k}} = M_k^\\top$; a position vector keeps its length as it moves."
+    f"largest error of {shift_error:.0e}, the rounding error of float64. $R_{{\\Delta p}}$ is a "
+    f"rotation, so $R_{{\\Delta p}} R_{{\\Delta p}}^\\top = I$ (to {orth_error:.0e}) and going back $\\Delta p$ steps "
+    f"is $R_{{-\\Delta p}} = R_{{\\Delta p}}^\\top$; a position vector keeps its length as it moves."
 )
 
 # %% [markdown]
-# **Why it matters.** Suppose a head should attend to the word $k$ positions back (a
+# **Why it matters.** Suppose a head should attend to the word $\Delta p$ positions back (a
 # verb looking for the word just before it, say). With positions encoded this way, a
-# fixed query matrix does it: take $W_Q = c\, M_{-k}^\top$, a rotation scaled by some
-# $c > 0$, and $W_K = I$. The query of position $p$ is then $c\,\mathrm{PE}_{p-k}$, and
-# its score with the key of position $j$ is $c\, \mathrm{PE}_{p-k} \cdot \mathrm{PE}_j$,
-# which by the previous section peaks at $j = p - k$. The same matrix serves every
-# position $p$, because $M_{-k}$ does not depend on $p$. Let's build that head for
-# $k = 3$ with $c = 16$ (the scale $1/\sqrt{64}$ of attention then leaves a factor 2)
+# fixed query matrix does it: take $W^Q = c\, R_{-\Delta p}^\top$, a rotation scaled by some
+# $c > 0$, and $W^K = I$. The query of position $p$ is then $c\,\mathrm{PE}_{p-\Delta p}$, and
+# its score with the key of position $j$ is $c\, \mathrm{PE}_{p-\Delta p} \cdot \mathrm{PE}_j$,
+# which by the previous section peaks at $j = p - \Delta p$. The same matrix serves every
+# position $p$, because $R_{-\Delta p}$ does not depend on $p$. Let's build that head for
+# $\Delta p = 3$ with $c = 16$ (the scale $1/\sqrt{64}$ of attention then leaves a factor 2)
 # and see where each of 16 positions looks.
 
 # %%
@@ -443,7 +443,7 @@ Markdown(
 # model would handle sentences longer than any seen in training, since the formula
 # gives a vector for every position. In practice models extrapolate poorly with
 # either scheme, which led to encodings of *relative* position. One of them, rotary
-# position embedding (RoPE, [Su et al., 2021](../reference/references.md#su2021)), applies the rotation $M_p$ to
+# position embedding (RoPE, [Su et al., 2021](../reference/references.md#su2021)), applies the rotation $R_p$ to
 # the query
 # and the key of position $p$ instead of adding anything, so that their dot product
 # depends only on the offset between them: the rotation of this chapter, moved inside
@@ -501,12 +501,12 @@ Markdown(
 #   wavelengths in a geometric progression from $2\pi$ to nearly $10000 \cdot 2\pi$,
 #   a smooth version of counting in binary. Every row has length
 #   $\sqrt{d_{\text{model}}/2}$.
-# - $\mathrm{PE}_p \cdot \mathrm{PE}_{p+k} = \sum_i \cos(k\omega_i)$ depends only on the
-#   offset $k$: largest at $k = 0$, decreasing with $|k|$ overall but not
-#   monotonically, and the same for $+k$ and $-k$.
-# - A shift by $k$ rotates every pair by $k\omega_i$:
-#   $\mathrm{PE}_{p+k} = M_k \mathrm{PE}_p$ with one block-diagonal rotation $M_k$ for
-#   all positions. A query matrix built from $M_{-k}$ makes a head attend $k$ positions
+# - $\mathrm{PE}_p \cdot \mathrm{PE}_{p+\Delta p} = \sum_i \cos(\Delta p\,\omega_i)$ depends only on the
+#   offset $\Delta p$: largest at $\Delta p = 0$, decreasing with $|\Delta p|$ overall but not
+#   monotonically, and the same for $+\Delta p$ and $-\Delta p$.
+# - A shift by $\Delta p$ rotates every pair by $\Delta p\,\omega_i$:
+#   $\mathrm{PE}_{p+\Delta p} = R_{\Delta p} \mathrm{PE}_p$ with one block-diagonal rotation $R_{\Delta p}$ for
+#   all positions. A query matrix built from $R_{-\Delta p}$ makes a head attend $\Delta p$ positions
 #   back, from every position.
 # - Learned position embeddings (BERT, GPT-2) are a trainable `max_len` by
 #   $d_{\text{model}}$ table: as good in the paper's tests, but with no vector beyond
@@ -520,15 +520,15 @@ Markdown(
 # 1. **Every row has the same length.** Check that every row of
 #    `sinusoidal_encoding(2048, 512)` has length $\sqrt{256} = 16$, and explain why
 #    with $\sin^2 + \cos^2 = 1$. What is then the cosine similarity of positions $p$
-#    and $p + k$, in terms of the dot product?
+#    and $p + \Delta p$, in terms of the dot product?
 # 2. **Too long a sentence.** Run `PositionalEncoding(d_model=16, max_len=10)` on a
 #    batch of shape `(1, 12, 16)` and read the error. How would you fix it for the
 #    sinusoidal encoding, and why is there no such fix for a learned table?
 # 3. **The slowest pair.** For $d_{\text{model}} = 512$, compute the wavelength of the
 #    last pair, $i = 255$. How far round its circle does it turn over 512 positions, in
 #    degrees?
-# 4. **Shifts compose.** Check numerically that $M_a M_b = M_{a+b}$ and
-#    $M_{-k} = M_k^\top$ for a few offsets, and say in words what each identity means.
+# 4. **Shifts compose.** Check numerically that $R_{\Delta p_1} R_{\Delta p_2} = R_{\Delta p_1 + \Delta p_2}$ and
+#    $R_{-\Delta p} = R_{\Delta p}^\top$ for a few offsets, and say in words what each identity means.
 
 # %% tags=["solution"]
 # Exercise 1
@@ -537,8 +537,8 @@ lengths = table_512.norm(dim=-1)  # (2048,)
 print(f"row lengths: min {lengths.min():.12f}, max {lengths.max():.12f}")
 # Each pair adds sin^2 + cos^2 = 1 to the squared length, and there are
 # 256 pairs: |PE_p|^2 = 256 for every p. As every row has length
-# sqrt(d/2), the cosine similarity is the dot product divided by d/2:
-# cos(PE_p, PE_{p+k}) = (2 / d) * sum_i cos(k w_i).
+# sqrt(d_model/2), the cosine similarity is the dot product divided by d_model/2:
+# cos(PE_p, PE_{p+dp}) = (2 / d_model) * sum_i cos(dp omega_i), dp the offset.
 
 # %% tags=["solution"]
 # Exercise 2
@@ -571,8 +571,8 @@ def shift(k: int) -> torch.Tensor:
 
 
 print("M_5 M_-3 = M_2:  ", torch.allclose(shift(5) @ shift(-3), shift(2)))
-print("M_10 M_30 = M_40:", torch.allclose(shift(10) @ shift(30), shift(40)))
-print("M_-7 = M_7^T:    ", torch.allclose(shift(-7), shift(7).T))
-# Shifting by b and then by a is shifting by a + b (rotation angles add);
-# shifting back by k undoes shifting by k (a rotation's inverse is its
+print("R_10 R_30 = R_40:", torch.allclose(shift(10) @ shift(30), shift(40)))
+print("R_-7 = R_7^T:    ", torch.allclose(shift(-7), shift(7).T))
+# Shifting by one offset and then by another is shifting by their sum (rotation
+# angles add); shifting back by an offset undoes shifting by it (a rotation's inverse is its
 # transpose).

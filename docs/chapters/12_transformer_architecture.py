@@ -229,14 +229,14 @@ print("cross-attention", tuple(cross_w.shape),
 # `(vocabulary, d_model)` matrix, the *embedding*. The paper makes two choices about it.
 # It uses one matrix for three jobs: the source embedding, the target embedding (the
 # source and target languages share one vocabulary of sub-word pieces) and the weights
-# of the output projection, which scores the decoder's output vector $h$ against every
-# token's row $e_v$: $\text{logit}_v = h \cdot e_v$ (sharing the input and output
+# of the output projection, which scores the decoder's output vector $r$ against the row
+# $E_i$ of each token $i$ in the embedding matrix $E$: $\text{logit}_i = r \cdot E_i$ (sharing the input and output
 # matrices follows [Press and Wolf, 2017](../reference/references.md#press2017)). And it
 # multiplies the embedding by $\sqrt{d_{\text{model}}}$ before adding the positional
 # encoding.
 #
 # The paper does not say why; the sizes do. The decoder's output passes through a layer
-# norm, so its entries have size about 1 and $\lVert h \rVert \approx
+# norm, so its entries have size about 1 and $\lVert r \rVert \approx
 # \sqrt{d_{\text{model}}}$. For the first logits to be of size 1, and the first
 # predictions neither confident nor flat, the rows of the shared matrix must have norm
 # about 1, entries of size about $1/\sqrt{d_{\text{model}}}$; the package, like the
@@ -475,10 +475,11 @@ with torch.no_grad():
 # $$
 #
 # In pre-norm, nothing ever rescales the running sum (the *residual stream*). Unrolled
-# over $L$ sublayers, the output is the input plus every sublayer's contribution,
+# over the $2N$ sublayers of $N$ encoder layers, the output is the input plus every
+# sublayer's contribution,
 #
 # $$
-# x_L = x_0 + \sum_{l=0}^{L-1} F_l\bigl(\operatorname{LayerNorm}(x_l)\bigr),
+# x_{2N} = x_0 + \sum_{l=0}^{2N-1} F_l\bigl(\operatorname{LayerNorm}(x_l)\bigr),
 # $$
 #
 # so the gradient of the output with respect to any layer's input contains an identity
@@ -494,10 +495,10 @@ with torch.no_grad():
 # what this does to the gradients at initialization. The next cell measures it. It builds
 # a 32-layer encoder stack of each kind (with $d_{\text{model}} = 64$, and its weight
 # matrices initialized as in their analysis, by [Glorot's](../reference/references.md#glorot2010) uniform rule,
-# `nn.init.xavier_uniform_`), and feeds it random vectors. For every depth $L$ it
+# `nn.init.xavier_uniform_`), and feeds it random vectors. For every depth $N$ it
 # computes the gradient of a fixed random read-out of the stack's output with respect to
-# the feed-forward weights $W_2$ of the *top* layer (the first $L$ layers of the stack,
-# with the final norm, are a stack of depth $L$).
+# the feed-forward weights $W_2$ of the *top* layer (the first $N$ layers of the stack,
+# with the final norm, are a stack of depth $N$).
 
 # %%
 def top_layer_gradients(norm_first, depths, max_depth=32):
@@ -534,10 +535,10 @@ pre_grad, pre_rms = top_layer_gradients(True, depths)
 fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
 left.plot(depths, post_grad, label="post-norm")
 left.plot(depths, pre_grad, label="pre-norm")
-fitted = np.exp(np.mean(np.log(pre_grad * np.sqrt(depths))))  # c in c/√L
+fitted = np.exp(np.mean(np.log(pre_grad * np.sqrt(depths))))  # c in c/√N
 left.plot(depths, fitted / np.sqrt(depths), "--", lw=1.2, color=COLORS[2],
-          label="∝ 1/√L")
-left.set(xscale="log", yscale="log", xlabel="depth L (layers)",
+          label="∝ 1/√N")
+left.set(xscale="log", yscale="log", xlabel="depth N (layers)",
          ylabel="gradient norm, top layer's W₂")
 for axis, ticks in [(left.xaxis, [1, 2, 4, 8, 16, 32]), (left.yaxis, [1, 2, 4, 8])]:
     axis.set_major_locator(FixedLocator(ticks))  # plain tick labels on log axes
@@ -557,7 +558,7 @@ Markdown(
     f"weights, for encoder stacks of depth 1 to {deepest}, at initialization (log scales). "
     f"In post-norm it stays between {post_grad.min():.1f} and {post_grad.max():.1f} "
     f"whatever the depth; in pre-norm it "
-    f"falls with depth, roughly like the dashed $1/\\sqrt{{L}}$ line. Right, in the same "
+    f"falls with depth, roughly like the dashed $1/\\sqrt{{N}}$ line. Right, in the same "
     f"colors: the size of the vectors between layers in the {deepest}-layer stacks. Post-norm renormalizes them "
     f"to 1 after every sublayer; in pre-norm every layer adds to the stream, which grows "
     f"from {pre_rms[0]:.1f} to {pre_rms[-1]:.1f}."
@@ -569,8 +570,8 @@ product = pre_grad * pre_rms[depths]  # gradient × size of the stream it came f
 Markdown(
     f"This is what Xiong et al. proved: at initialization the gradients of the layers "
     f"near the output are about the same size in post-norm at any depth, while in "
-    f"pre-norm they shrink like $1/\\sqrt{{L}}$. The top layer's contribution is one of "
-    f"$L$ terms added to the stream, whose size grows like $\\sqrt{{L}}$, and the final "
+    f"pre-norm they shrink like $1/\\sqrt{{N}}$. The top layer's contribution is one of "
+    f"the $2N$ terms added to the stream, whose size grows like $\\sqrt{{N}}$, and the final "
     f"norm divides everything by that size. Here the pre-norm gradient times the size of "
     f"the stream stays between {product.min():.1f} and {product.max():.1f} at every depth. "
     f"(With PyTorch's default initialization of `nn.Linear`, which the package keeps, "
@@ -792,7 +793,7 @@ Markdown(
 # - Layer norm rescales each position's vector over its features. Post-norm (the paper)
 #   normalizes after the residual sum; pre-norm (most models since) normalizes the
 #   sublayer's input and needs a final norm. Pre-norm keeps an identity path through the
-#   stack, its gradients at the top shrink like $1/\sqrt{L}$ instead of staying large, and
+#   stack, its gradients at the top shrink like $1/\sqrt{N}$ instead of staying large, and
 #   it trains without the warm-up post-norm needs.
 # - With one shared embedding of the paper's vocabulary size, the package's counts come
 #   within a few percent of the paper's totals, 65 million (base) and 213 million (big).
@@ -807,8 +808,8 @@ Markdown(
 #    and $d_{\text{ff}}$, and check it with `count_parameters` for the base and the big
 #    model's sizes.
 # 2. Build a pre-norm `EncoderLayer` and check its output against the formula
-#    $h = x + \operatorname{MHA}(\operatorname{LN}_1(x))$,
-#    $y = h + \operatorname{FFN}(\operatorname{LN}_2(h))$, computed by hand from the
+#    $x' = x + \operatorname{MHA}(\operatorname{LN}_1(x))$,
+#    $x'' = x' + \operatorname{FFN}(\operatorname{LN}_2(x'))$, computed by hand from the
 #    layer's members `norms`, `self_attention` and `feed_forward`.
 # 3. How does the base model's parameter count change with the number of heads, from 1
 #    to 64? And with $d_{\text{ff}}$? Predict, then count.

@@ -54,7 +54,7 @@ torch.set_num_threads(1)  # fast for small tensors; the same numbers every build
 # A source is a string of 2 to 8 random digits; its target is the same digits in
 # reverse order, followed by an end token. `attention.tasks.DigitTask` generates as
 # many pairs as we ask for. Tokens are small integers: 0 is padding, 1 is the start
-# token, 2 the end token, and digit $d$ is $3 + d$, so the vocabulary has 13 tokens.
+# token, 2 the end token, and each digit is its value plus 3, so the vocabulary has 13 tokens.
 # Sources are padded to 8 positions, targets to 9 (one more, for the end token).
 
 # %%
@@ -223,18 +223,21 @@ Markdown(
 #
 # We also use *label smoothing* ([Szegedy et al., 2016](../reference/references.md#szegedy2016)), as the
 # Transformer paper ([Vaswani et al., 2017](../reference/references.md#vaswani2017)) does. Instead of the one-hot target,
-# the loss compares the prediction with a target that gives $1 - \varepsilon$ to the
-# right token and spreads $\varepsilon$ evenly over all $n_{\text{vocab}}$ tokens (PyTorch's
-# convention; the right token gets $1 - \varepsilon + \varepsilon / n_{\text{vocab}}$ in all):
+# the loss compares the prediction with a target that gives $1 - \varepsilon_{\text{ls}}$ to the
+# right token and spreads $\varepsilon_{\text{ls}}$ evenly over all $n_{\text{vocab}}$ tokens (PyTorch's
+# convention; the right token gets $1 - \varepsilon_{\text{ls}} + \varepsilon_{\text{ls}} / n_{\text{vocab}}$ in all):
 #
 # $$
-# \mathcal{L} = -\sum_{k=1}^{n_{\text{vocab}}} y_k \log p_k, \qquad
-# y_k = (1 - \varepsilon)\,[k = \text{right token}] + \frac{\varepsilon}{n_{\text{vocab}}}.
+# \mathcal{L} = -\sum_{i=1}^{n_{\text{vocab}}} y_i \log \hat y_i, \qquad
+# y_i = (1 - \varepsilon_{\text{ls}})\,[i = \text{right token}] + \frac{\varepsilon_{\text{ls}}}{n_{\text{vocab}}},
 # $$
+#
+# where $\hat y_i$ is the probability the model predicts for token $i$ and $y_i$ the
+# smoothed target.
 #
 # The model can no longer drive the loss to zero by making one score ever larger
 # than the others: past a certain confidence, more confidence costs loss. The loss
-# is smallest when $p = y$, at the entropy of $y$. That keeps the model from
+# is smallest when $\hat y = y$, at the entropy of $y$. That keeps the model from
 # becoming extremely sure of the training examples, which tends to help on examples
 # it has not seen. In our trials of this setup with several seeds, the held-out
 # accuracy varied more from seed to seed without smoothing than with it.
@@ -250,7 +253,7 @@ with torch.no_grad():
 
 # %% tags=["remove-input"]
 Markdown(
-    f"With $\\varepsilon = {smoothing}$ and $n_{{\\text{{vocab}}}} = {V}$ the lowest possible loss is "
+    f"With $\\varepsilon_{{\\text{{ls}}}} = {smoothing}$ and $n_{{\\text{{vocab}}}} = {V}$ the lowest possible loss is "
     f"{loss_floor:.3f}, not 0. The untrained model scores {initial_loss:.2f} on the "
     f"four examples above. A uniform guess, $1/{V}$ for every token, would score "
     f"$\\ln {V} = {np.log(V):.2f}$ (with or without smoothing, since the target "
@@ -263,9 +266,9 @@ Markdown(
 #
 # The optimizer is Adam ([Kingma and Ba, 2015](../reference/references.md#kingma2015))
 # with the paper's settings ($\beta_1 = 0.9$, $\beta_2 = 0.98$), written out in
-# `attention.training.Adam`. Adam keeps, for every parameter, a running average $m$
-# of its gradient and $v$ of the gradient's square, and moves the parameter by the
-# learning rate times $m / \sqrt{v}$. The ratio is about $\pm 1$ when the gradient
+# `attention.training.Adam`. Adam keeps, for every parameter, a running average
+# $\bar g$ of its gradient $g$ and $\overline{g^2}$ of the gradient's square, and moves
+# the parameter by the learning rate times $\bar g / \sqrt{\overline{g^2}}$. The ratio is about $\pm 1$ when the gradient
 # keeps its sign and smaller when it flips back and forth, so each step moves each
 # parameter by at most about the learning rate, whatever the size of its gradient.
 #
@@ -273,7 +276,7 @@ Markdown(
 # `warmup` steps, then decays as one over the square root of the step:
 #
 # $$
-# \text{lr}(s) = \text{peak} \cdot \min\!\left(\frac{s}{\text{warmup}},\ \sqrt{\frac{\text{warmup}}{s}}\right).
+# \text{lr}(\text{step}) = \text{peak} \cdot \min\!\left(\frac{\text{step}}{\text{warmup}},\ \sqrt{\frac{\text{warmup}}{\text{step}}}\right).
 # $$
 #
 # Why start small? At the first steps Adam's averages are built from a handful of
@@ -302,7 +305,7 @@ plt.show()
 # %% tags=["remove-input"]
 Markdown(
     f"**Figure 13.1.** The learning rate at each of the {steps} training steps: a linear "
-    f"rise to the peak of {peak:g} at step {warmup}, then a decay as $1/\\sqrt{{s}}$, "
+    f"rise to the peak of {peak:g} at step {warmup}, then a decay as $1/\\sqrt{{\\text{{step}}}}$, "
     f"down to {schedule[-1]:.2g} at the last step."
 )
 
@@ -400,7 +403,7 @@ print("greedy_decode gives the same:", torch.equal(
 Markdown(
     f"The model gives each token it writes a probability between {min(chosen):.3f} "
     f"and {max(chosen):.3f}, never close to 1: label smoothing trained it towards "
-    f"$1 - \\varepsilon + \\varepsilon / n_{{\\text{{vocab}}}} = {float(smoothed[0]):.3f}$ for the right "
+    f"$1 - \\varepsilon_{{\\text{{ls}}}} + \\varepsilon_{{\\text{{ls}}}} / n_{{\\text{{vocab}}}} = {float(smoothed[0]):.3f}$ for the right "
     f"token. Greedy decoding uses only which token ranks first, and for that a "
     f"probability of 0.9 is as good as 1."
 )
@@ -501,8 +504,8 @@ plt.show()
 # averaged over the four heads of each decoder layer: one row per decoder position
 # (labelled by the token it reads), one column per source position (labelled by its
 # token; the last one is padding). In layer 2, look for the bright anti-diagonal:
-# the decoder position that must write the $k$-th digit from the end of the source
-# looks at the $k$-th source position from the end. In layer 1, the first row looks
+# the decoder position that must write the $i$-th digit from the end of the source
+# looks at the $i$-th source position from the end. In layer 1, the first row looks
 # at the last digit. The padding column is dark in both.
 
 # %% tags=["remove-input"]

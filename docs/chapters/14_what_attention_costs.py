@@ -72,8 +72,8 @@ torch.set_num_threads(os.cpu_count() or 1)  # the measurements use every core
 # | pool | weights times $V_i$ in every head | $(h, T, d_{\text{head}})$ | $2 T^2 d$ |
 # | mix | concatenate the heads, times $W^O$ | $(T, d)$ | $2 T d^2$ |
 #
-# The FLOPs follow the conventions of `attention.cost`: a product of an $(m, k)$ and a
-# $(k, n)$ matrix costs $2mkn$ (a multiply and an add per term), and the softmax's
+# The FLOPs follow the conventions of `attention.cost`: a product of a $(d_1, d_2)$ and a
+# $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and the softmax's
 # exponential, sum and division cost one FLOP per entry each. Adding up, and leaving
 # out the scale ($T d$, folded into the queries) and the biases:
 #
@@ -309,8 +309,8 @@ print(machine)
 # ### The machine's matrix-multiply rate
 #
 # The reference for everything else is the rate at which this machine multiplies two
-# large square matrices, the operation its math library is best at: $2n^3$ FLOPs
-# divided by the time.
+# large square matrices, the operation its math library is best at: $2 d_1^3$ FLOPs
+# for two $d_1 \times d_1$ matrices, divided by the time.
 
 # %% tags=["measured"]
 n = 1024
@@ -635,7 +635,7 @@ Markdown(
 # them as fast as one large square product. Three reasons, in the order of their
 # weight for the explicit core at long sequences:
 #
-# 1. **Memory traffic.** A large square matrix product does $2n^3$ FLOPs on $3n^2$
+# 1. **Memory traffic.** A large square matrix product does $2 d_1^3$ FLOPs on $3 d_1^2$
 #    numbers, so a good library can keep blocks of the factors in the processor's
 #    caches and do many FLOPs for every number it fetches from main memory. The
 #    explicit core writes the scores to memory, reads them back for the softmax
@@ -645,7 +645,7 @@ Markdown(
 #    much more slowly than the processor can use them.
 # 2. **Thin products.** The products $Q_i K_i^\top$ and $A_i V_i$ ($A_i$ the weights
 #    of head $i$) have one side of only $d_{\text{head}} = 64$: each score is a dot product of 64 terms,
-#    128 FLOPs, and then it has to be written out. The square product does $2n$ FLOPs
+#    128 FLOPs, and then it has to be written out. The square product does $2 d_1$ FLOPs
 #    for each output number it writes.
 # 3. **The softmax is not a matrix product.** An exponential takes many instructions,
 #    yet the count charges it one FLOP, and its three passes do no multiply-adds the
@@ -728,8 +728,8 @@ Markdown(
 #    their projections) for one sequence of 8192 tokens, and the share that grows like
 #    $T^2$. How long would they take at $10^{12}$ FLOP/s, and how much memory would
 #    training keep for their float32 weights?
-# 3. **What a causal mask wastes.** With a causal mask, query $t$ may only see keys
-#    $0$ to $t$. The explicit core still computes all $T^2$ scores and multiplies all
+# 3. **What a causal mask wastes.** With a causal mask, query $i$ may only see keys
+#    $0$ to $i$. The explicit core still computes all $T^2$ scores and multiplies all
 #    $T^2$ weights by $V$. For $T = 1024$, what share of the score FLOPs is spent on
 #    masked entries? Check the share of weights that come out exactly 0 with
 #    `attention.scaled_dot_product_attention` and `attention.causal_mask`.

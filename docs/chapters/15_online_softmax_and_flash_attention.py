@@ -65,24 +65,24 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # averages the values with those weights:
 #
 # $$
-# o_i = \sum_{j=1}^{T} p_{ij}\, v_j, \qquad
-# p_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}} .
+# o_i = \sum_{j=1}^{T} A_{ij}\, v_j, \qquad
+# A_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}} .
 # $$
 #
 # The package's `scaled_dot_product_attention`, the explicit version, writes this as
 # three steps on whole matrices: the scores $S = Q K^\top / \sqrt{d}$, the weights
-# $P = \operatorname{softmax}(S)$ row by row, the output $O = P V$. $S$ and $P$ are
+# $A = \operatorname{softmax}(S)$ row by row, the output $O = A V$. $S$ and $A$ are
 # $T \times T$, the inputs and the output only $T \times d$.
 
 # %% tags=["remove-input"]
 long_T, heads_demo, d_demo = 32_768, 32, 128
 per_head = long_T**2 * 4
 Markdown(
-    f"For one head and a sequence of {long_T:,} tokens, $P$ in float32 takes "
+    f"For one head and a sequence of {long_T:,} tokens, $A$ in float32 takes "
     f"{per_head / 2**30:.0f} GiB, while $Q$, $K$, $V$ and $O$ with $d = {d_demo}$ take "
     f"{4 * long_T * d_demo * 4 / 2**20:.0f} MiB together. A layer with {heads_demo} heads "
     f"would need {heads_demo * per_head / 2**30:.0f} GiB for its weights alone. Yet every "
-    f"row of $P$ is used exactly once, to average the values for one query, and then "
+    f"row of $A$ is used exactly once, to average the values for one query, and then "
     f"thrown away. If the output could be built up while the row is being computed, a "
     f"piece at a time, the matrix would never have to exist. The obstacle is the "
     f"softmax: its denominator needs the whole row before any weight is known."
@@ -92,12 +92,12 @@ Markdown(
 # ## Softmax reads its input three times
 #
 # [Chapter 1](01_softmax.py#computing-softmax-without-overflow) computed the softmax
-# safely by subtracting the largest score first. For a row $x_1, \dots, x_n$ that
+# safely by subtracting the largest score first. For a row $z_1, \dots, z_n$ that
 # takes three passes over the row, each needing the result of the one before:
 #
-# 1. the maximum, $m = \max_j x_j$;
-# 2. the normaliser, $\ell = \sum_j e^{x_j - m}$;
-# 3. the weights, $y_i = e^{x_i - m} / \ell$.
+# 1. the maximum, $m = \max_j z_j$;
+# 2. the normaliser, $\ell = \sum_j e^{z_j - m}$;
+# 3. the weights, $\alpha_i = e^{z_i - m} / \ell$.
 #
 # In attention, the row is a row of scores, and every pass over it means either
 # keeping the row in memory or computing it again. Passes 1 and 2 are the problem:
@@ -106,15 +106,15 @@ Markdown(
 # ## One pass: the online softmax
 #
 # Suppose we have read the first $j - 1$ entries and kept two numbers: their maximum
-# $m_{j-1}$ and the sum $\ell_{j-1} = \sum_{i < j} e^{x_i - m_{j-1}}$, taken relative to
-# *that* maximum. Entry $x_j$ arrives. The new maximum is
-# $m_j = \max(m_{j-1}, x_j)$, and the old sum is relative to the wrong maximum; but
+# $m_{j-1}$ and the sum $\ell_{j-1} = \sum_{i < j} e^{z_i - m_{j-1}}$, taken relative to
+# *that* maximum. Entry $z_j$ arrives. The new maximum is
+# $m_j = \max(m_{j-1}, z_j)$, and the old sum is relative to the wrong maximum; but
 # multiplying it by $e^{m_{j-1} - m_j}$ moves it to the new one, because
-# $e^{x_i - m_{j-1}} e^{m_{j-1} - m_j} = e^{x_i - m_j}$. So
+# $e^{z_i - m_{j-1}} e^{m_{j-1} - m_j} = e^{z_i - m_j}$. So
 #
 # $$
-# m_j = \max(m_{j-1}, x_j), \qquad
-# \ell_j = \ell_{j-1}\, e^{m_{j-1} - m_j} + e^{x_j - m_j},
+# m_j = \max(m_{j-1}, z_j), \qquad
+# \ell_j = \ell_{j-1}\, e^{m_{j-1} - m_j} + e^{z_j - m_j},
 # $$
 #
 # starting from $m_0 = -\infty$ and $\ell_0 = 0$. After the last entry, $m_n$ and
@@ -132,7 +132,7 @@ x = torch.tensor([1.0, 3.0, 2.0, 6.0, 5.0, 0.5], dtype=torch.float64)
 m = torch.tensor([-math.inf], dtype=torch.float64)  # m_0
 l = torch.zeros(1, dtype=torch.float64)  # l_0
 corrections = []
-print(" j   x_j   m_j   exp(m_(j-1) - m_j)   l_j")
+print(" j   z_j   m_j   exp(m_(j-1) - m_j)   l_j")
 for j, x_j in enumerate(x, start=1):
     m, l, correction, _ = online_softmax_step(m, l, x_j.reshape(1))
     corrections.append(correction.item())
@@ -154,7 +154,7 @@ Markdown(
 )
 
 # %% [markdown]
-# A third pass, $y_i = e^{x_i - m} / \ell$, still writes the weights; for attention we
+# A third pass, $\alpha_i = e^{z_i - m} / \ell$, still writes the weights; for attention we
 # will see that even that pass can go. `attention.online_softmax` puts the two passes
 # together (reading `block_size` entries per step). It should agree with
 # `torch.softmax`, including on rows that would overflow a naive softmax and rows with
@@ -190,14 +190,15 @@ Markdown(
 # ## Merging partial results
 #
 # The state $(m, \ell)$ summarises any set of entries. Two states from two *disjoint*
-# sets $A$ and $B$ combine by bringing both sums to the larger maximum:
+# sets $\mathcal{A}$ and $\mathcal{B}$ combine by bringing both sums to the larger maximum:
 #
 # $$
-# m = \max(m_A, m_B), \qquad \ell = \ell_A\, e^{m_A - m} + \ell_B\, e^{m_B - m}.
+# m = \max(m_{\mathcal{A}}, m_{\mathcal{B}}), \qquad
+# \ell = \ell_{\mathcal{A}}\, e^{m_{\mathcal{A}} - m} + \ell_{\mathcal{B}}\, e^{m_{\mathcal{B}} - m}.
 # $$
 #
-# The one-entry step above is the special case where $B$ is a single entry with
-# $m_B = x_j$ and $\ell_B = 1$. The merge is associative and commutative, like the sum
+# The one-entry step above is the special case where $\mathcal{B}$ is a single entry with
+# $m_{\mathcal{B}} = z_j$ and $\ell_{\mathcal{B}} = 1$. The merge is associative and commutative, like the sum
 # and the maximum it is built from, so a row can be cut into pieces anywhere, the
 # pieces summarised independently (on different cores, say) and the summaries merged
 # in any grouping. `merge_softmax_states` does the merge:
@@ -242,7 +243,7 @@ for name, (m, l) in groupings.items():
 # $$
 #
 # One division at the end, by the final $\ell$, turns the sum into the weighted
-# average. No weight $p_j$ is ever written down, so the third pass of the softmax is
+# average. No weight $\alpha_j$ is ever written down, so the third pass of the softmax is
 # gone too: each score is computed, used for $m$, $\ell$ and $\tilde o$, and dropped.
 #
 # Doing this for one key at a time would be slow. With many queries and many keys,
@@ -401,8 +402,8 @@ Markdown(
 #
 # The forward pass is only half of training. To compute gradients, PyTorch's autograd
 # keeps, for every operation, the tensors its backward rule will need. For the
-# explicit version, the softmax's backward needs its output $P$, and so does the
-# product $P V$. A `torch.autograd.graph.saved_tensors_hooks` context shows what is
+# explicit version, the softmax's backward needs its output $A$, and so does the
+# product $A V$. A `torch.autograd.graph.saved_tensors_hooks` context shows what is
 # kept: its first function is called with every tensor autograd saves.
 
 # %%
@@ -443,30 +444,30 @@ Markdown(
 )
 
 # %% [markdown]
-# How can the backward do without $P$? Write $dO$ for the gradient of the loss with
-# respect to the output (what arrives from above), and likewise $dP$, $dS$, $dV$, and
-# so on. From $O = P V$,
+# How can the backward do without $A$? Write $dO$ for the gradient of the loss with
+# respect to the output (what arrives from above), and likewise $dA$, $dS$, $dV$, and
+# so on. From $O = A V$,
 #
 # $$
-# dV = P^\top dO, \qquad dP = dO\, V^\top .
+# dV = A^\top dO, \qquad dA = dO\, V^\top .
 # $$
 #
 # Through the softmax of each row, with the Jacobian
-# $\operatorname{diag}(p) - p p^\top$ of
+# $\operatorname{diag}(\alpha) - \alpha \alpha^\top$ of
 # [Chapter 1](01_softmax.py#the-gradient-of-softmax),
 #
 # $$
-# dS_{ij} = P_{ij} \Big( dP_{ij} - \sum_{j'} P_{ij'}\, dP_{ij'} \Big)
-#         = P_{ij} \left( dP_{ij} - D_i \right),
+# dS_{ij} = A_{ij} \Big( dA_{ij} - \sum_{j'} A_{ij'}\, dA_{ij'} \Big)
+#         = A_{ij} \left( dA_{ij} - D_i \right),
 # \qquad
-# D_i = \sum_{j'} P_{ij'}\, (dO_i \cdot v_{j'}) = dO_i \cdot O_i ,
+# D_i = \sum_{j'} A_{ij'}\, (dO_i \cdot v_{j'}) = dO_i \cdot O_i ,
 # $$
 #
 # and finally $dQ = dS\, K / \sqrt{d}$ and $dK = dS^\top Q / \sqrt{d}$. Every formula
 # is local to a tile except the row sum in $D_i$, and the last step of its derivation
 # removes that obstacle: $D_i$ is the dot product of two rows of $T \times d$ matrices,
-# computed once before the loop. Each tile of $P$ comes back from the saved
-# log-sum-exp as $P_{ij} = e^{s_{ij} - L_i}$, one matrix product and one exponential,
+# computed once before the loop. Each tile of $A$ comes back from the saved
+# log-sum-exp as $A_{ij} = e^{s_{ij} - L_i}$, one matrix product and one exponential,
 # without any maximum or sum. The backward loops over key blocks on the outside
 # (each key block's $dK$ and $dV$ are finished in one sweep) and query blocks inside,
 # adding each tile's share to $dQ$.
@@ -477,8 +478,8 @@ Markdown(
 product = matmul_flops(T_small, d_small, T_small)  # one T x d by d x T product
 forward, standard_backward, recomputing_backward = 2, 4, 5
 Markdown(
-    f"the forward pass does 2 products of $2 T^2 d$ FLOPs each ($S$ and $P V$), the "
-    f"standard backward {standard_backward} ($dV$, $dP$, $dQ$, $dK$), the recomputing "
+    f"the forward pass does 2 products of $2 T^2 d$ FLOPs each ($S$ and $A V$), the "
+    f"standard backward {standard_backward} ($dV$, $dA$, $dQ$, $dK$), the recomputing "
     f"one {recomputing_backward}. A training step then costs "
     f"{(forward + recomputing_backward) / (forward + standard_backward):.2f} times the "
     f"matrix FLOPs (at $T = {T_small}$, $d = {d_small}$: "
@@ -706,8 +707,8 @@ Markdown(
 # **The fused kernel saves memory traffic.** A processor computes much faster than it
 # can fetch data from main memory, so an algorithm that touches every number only once
 # or twice spends its time waiting for memory, not computing. The explicit version
-# writes $S$ to memory, reads it back to compute the softmax, writes $P$, and reads
-# $P$ back for the product with $V$: four trips through memory for each of the $T^2$
+# writes $S$ to memory, reads it back to compute the softmax, writes $A$, and reads
+# $A$ back for the product with $V$: four trips through memory for each of the $T^2$
 # numbers, against a handful for each of the $4 T d$ numbers of $Q$, $K$, $V$ and $O$.
 # A fused kernel runs the whole tile loop in one compiled function. A tile of scores
 # ($128 \times 128$ float32 numbers are 64 KiB) stays in a fast memory close to the
@@ -723,7 +724,7 @@ Markdown(
 def bytes_moved(T: int, d: int, block: int | None = None) -> int:
     """Main-memory traffic of one head's forward pass, float32 (a model).
 
-    block=None: explicit (Q, K read; S written, read; P written, read;
+    block=None: explicit (Q, K read; S written, read; A written, read;
     V read; O written). Otherwise tiled with query blocks of `block`:
     Q read once, K and V once per query block, O written once.
     """
@@ -760,7 +761,7 @@ T_last, fl_last, ex_last, ti_last = traffic[-1]
 Markdown(
     f"Both kinds of traffic grow as $T^2$: the tiled version re-reads $K$ and $V$ once "
     f"for each of the $T / B_q$ query blocks, $2 T^2 d / B_q$ numbers, against "
-    f"$4 T^2$ for the explicit version's trips with $S$ and $P$. The ratio of the "
+    f"$4 T^2$ for the explicit version's trips with $S$ and $A$. The ratio of the "
     f"two tends to $2 B_q / d$, here {2 * 128 // 64} (at $T$ = {T_last:,}: "
     f"{ex_last / ti_last:.2f}), and it grows with the block size, that is with the "
     f"size of the fast memory; Dao et al. (2022) prove this kind of bound for "
@@ -850,8 +851,8 @@ Markdown(
 # ## Summary
 #
 # - The softmax of a row needs its maximum and its normaliser. The **online softmax**
-#   finds both in one pass: $m_j = \max(m_{j-1}, x_j)$,
-#   $\ell_j = \ell_{j-1} e^{m_{j-1} - m_j} + e^{x_j - m_j}$. States of disjoint pieces
+#   finds both in one pass: $m_j = \max(m_{j-1}, z_j)$,
+#   $\ell_j = \ell_{j-1} e^{m_{j-1} - m_j} + e^{z_j - m_j}$. States of disjoint pieces
 #   merge, in any order, by bringing both sums to the larger maximum.
 # - The attention output is a sum relative to the current maximum too: keep an
 #   unnormalised accumulator, rescale it by the same correction factor, divide by
@@ -861,7 +862,7 @@ Markdown(
 #   causal mask rules out. It equals exact attention up to rounding.
 # - Its `torch.autograd.Function` saves only the inputs, the output and the
 #   log-sum-exp $L$, and rebuilds each tile of weights in the backward pass as
-#   $e^{S - L}$, with $dS = P \circ (dP - D)$ and $D = \operatorname{rowsum}(dO \circ O)$.
+#   $e^{S - L}$, with $dS = A \odot (dA - D)$ and $D = \operatorname{rowsum}(dO \odot O)$.
 #   Memory is linear in $T$ for training too, at the price of one extra matrix product.
 # - Plain-PyTorch tiling is slow: thousands of small calls. A fused kernel keeps each
 #   tile in fast memory and moves several times fewer bytes for the same FLOPs; that,

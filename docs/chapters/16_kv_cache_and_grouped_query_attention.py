@@ -221,7 +221,7 @@ Markdown(
 # Count the matrix-multiplication FLOPs of one forward pass that runs $T_q$ new
 # positions, whose queries attend to $T_k$ keys (the cached positions and the new
 # ones), with the conventions of [Chapter 14](14_what_attention_costs.py): an
-# $(m \times k)(k \times n)$ product costs $2mkn$. Per block, the four attention
+# $(d_1 \times d_2)(d_2 \times d_3)$ product costs $2 d_1 d_2 d_3$. Per block, the four attention
 # projections cost $8 T_q d_{\text{model}}^2$ (with every head its own keys and
 # values), the MLP, which widens to $4 d_{\text{model}}$ and back,
 # $16 T_q d_{\text{model}}^2$, and the attention itself $4 T_q T_k d_{\text{model}}$: the
@@ -229,9 +229,9 @@ Markdown(
 # vocabulary costs $2 T_q\, d_{\text{model}} n_{\text{vocab}}$; the model computes logits at every
 # position it runs, although decoding uses only the last.
 #
-# Without a cache, step $t$ runs all $T_q = T_k = P + t$ positions; with one, the
-# prefill runs the $P$ prompt positions and every later step $T_q = 1$ position
-# against $T_k = P + t$ keys:
+# Without a cache, step $t$ runs all $T_q = T_k = T_p + t$ positions; with one, the
+# prefill runs the $T_p$ prompt positions and every later step $T_q = 1$ position
+# against $T_k = T_p + t$ keys:
 
 # %%
 def step_flops(num_new, num_keys, num_kv_heads=num_heads):
@@ -442,11 +442,11 @@ print(f"4 positions against a cache of 12: max |difference| = {error:.1e}")
 # ## How big the cache gets
 #
 # Each layer caches a key and a value for every position, of $d_{\text{head}}$
-# numbers for each of its key/value heads. A whole model with $N$ layers, $g$
-# key/value heads and $b$ bytes per number caches, per position of each sequence,
+# numbers for each of its key/value heads. A whole model with $N$ layers, $h_{\text{kv}}$
+# key/value heads and $n_{\text{bytes}}$ bytes per number caches, per position of each sequence,
 #
 # $$
-# 2 \cdot N \cdot g \cdot d_{\text{head}} \cdot b \ \text{bytes},
+# 2 \cdot N \cdot h_{\text{kv}} \cdot d_{\text{head}} \cdot n_{\text{bytes}} \ \text{bytes},
 # $$
 #
 # and `kv_cache_bytes(batch, num_layers, num_kv_heads, d_head, num_positions,
@@ -501,7 +501,7 @@ context = 2 ** np.arange(10, 18)  # 1k to 128k positions
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 for (name, g), marker in zip(kinds.items(), "os^"):
     ax.plot(context, [cache_gib(g, 1, int(n)) for n in context], marker,
-            linestyle="-", label=f"{name}, g = {g}")
+            linestyle="-", label=rf"{name}, $h_{{\mathrm{{kv}}}} = {g}$")
 ax.axhline(weight_bytes / 2**30, color=COLORS[3], linestyle="--",
            linewidth=1.5, label="the weights")
 ax.set(xscale="log", yscale="log", xlabel="positions in the cache",
@@ -544,8 +544,8 @@ Markdown(
 # heads but only **one** head of keys and one of values, shared by all of them.
 # *Grouped-query attention*
 # ([Ainslie et al., 2023](../reference/references.md#ainslie2023)) sits in
-# between: $g$ key/value heads, each shared by a group of $h/g$ query heads.
-# Query head $i$ uses key/value head $j(i) = \lfloor i / (h/g) \rfloor$:
+# between: $h_{\text{kv}}$ key/value heads, each shared by a group of $h/h_{\text{kv}}$ query heads.
+# Query head $i$ uses key/value head $j(i) = \lfloor i / (h/h_{\text{kv}}) \rfloor$:
 #
 # $$
 # \text{head}_i = \operatorname{softmax}\!\left(
@@ -553,7 +553,7 @@ Markdown(
 # \qquad i = 0, \dots, h - 1.
 # $$
 #
-# $g = h$ is multi-head attention and $g = 1$ multi-query attention. The queries
+# $h_{\text{kv}} = h$ is multi-head attention and $h_{\text{kv}} = 1$ multi-query attention. The queries
 # keep all their heads, so each head still has its own way of weighing the
 # positions; only what the keys and values can say is shared.
 
@@ -562,9 +562,9 @@ Markdown(
 from matplotlib.collections import LineCollection
 
 fig, axes = plt.subplots(1, 3, figsize=(7.6, 2.0), layout="constrained")
-for ax, (title, g) in zip(axes, [("multi-head, g = 8", 8),
-                                 ("grouped-query, g = 2", 2),
-                                 ("multi-query, g = 1", 1)]):
+for ax, (title, g) in zip(axes, [(r"multi-head, $h_{\mathrm{kv}} = 8$", 8),
+                                 (r"grouped-query, $h_{\mathrm{kv}} = 2$", 2),
+                                 (r"multi-query, $h_{\mathrm{kv}} = 1$", 1)]):
     group = 8 // g
     kv_x = [(j + 0.5) * 8 / g - 0.5 for j in range(g)]
     colors = COLORS[:g] if g < 8 else [COLORS[0]] * g  # one per group
@@ -589,15 +589,15 @@ plt.show()
 
 # %% [markdown]
 # **Figure 16.4.** Eight query heads (squares) and the key/value heads (circles)
-# they read, for three choices of $g$. Each line joins a query head to the one
+# they read, for three choices of $h_{\text{kv}}$. Each line joins a query head to the one
 # key/value head it attends with; in the grouped panels the colors mark the
-# groups. With $g = 8$ every
-# query head has its own; with $g = 2$, heads 0 to 3 share one and heads 4 to 7
-# the other; with $g = 1$ all eight share one.
+# groups. With $h_{\text{kv}} = 8$ every
+# query head has its own; with $h_{\text{kv}} = 2$, heads 0 to 3 share one and heads 4 to 7
+# the other; with $h_{\text{kv}} = 1$ all eight share one.
 #
 # `attention.GroupedQueryAttention(d_model, num_heads, num_kv_heads)` is the
 # module. Its key and value projections map $d_{\text{model}}$ to
-# $g \cdot d_{\text{head}}$ numbers instead of $d_{\text{model}}$, so it has fewer
+# $h_{\text{kv}} \cdot d_{\text{head}}$ numbers instead of $d_{\text{model}}$, so it has fewer
 # parameters; the query and output projections are unchanged:
 
 # %%
@@ -616,7 +616,7 @@ Markdown(
     f"{1 - parameters[2] / parameters[8]:.0%}. A model that switches would "
     f"usually give the parameters back elsewhere, for instance in a wider MLP, "
     f"to keep its size. The saving that matters is not in the weights but in "
-    f"the cache, which shrinks by $h/g$: for the 7B shape of Table 16.1, from "
+    f"the cache, which shrinks by $h/h_{{\\text{{kv}}}}$: for the 7B shape of Table 16.1, from "
     f"{rows[0][2] // 2**10} KiB per token to {rows[1][2] // 2**10} KiB with 8 "
     f"groups and {rows[2][2] // 2**10} KiB with one key/value head."
 )
@@ -625,9 +625,9 @@ Markdown(
 # ### Attention with shared keys, computed three ways
 #
 # The function `grouped_query_attention(q, k, v, mask)` takes queries of shape
-# `(batch, h, Tq, d_head)` and keys and values with $g$ heads,
+# `(batch, h, Tq, d_head)` and keys and values with $h_{\text{kv}}$ heads,
 # `(batch, g, Tk, d_head)`. The obvious way to compute it copies each key/value
-# head $h/g$ times, `k.repeat_interleave(h // g, dim=1)`, and runs ordinary
+# head $h/h_{\text{kv}}$ times, `k.repeat_interleave(h // g, dim=1)`, and runs ordinary
 # multi-head attention; PyTorch's fused kernel does the same job when asked with
 # `enable_gqa=True`. All three must agree:
 
@@ -654,19 +654,19 @@ print("vs copied key/value heads: max |difference| =",
 # (Here $T_q = T_k$, so `is_causal=True` is the right mask.) The copies in the
 # third way give back, in the attention's working memory, the savings that sharing
 # made in the cache. The package's function makes none. Query head $i$ of group
-# $j$ is head $j \cdot h/g + i$, so a reshape of the queries from
+# $j$ is head $j \cdot h/h_{\text{kv}} + i$, so a reshape of the queries from
 # `(batch, h, Tq, d_head)` to `(batch, g, (h/g) Tq, d_head)`, which moves no data,
 # stacks the queries of each group as extra rows of one matrix. Each group then
 # attends to its own key/value head with one matrix product, as if it were one
-# head with $h/g$ times as many queries.
+# head with $h/h_{\text{kv}}$ times as many queries.
 #
 # Sharing pays twice in decoding. A cached step attends one query per head to all
 # $T_k$ cached positions: query head $i$ reads $2 T_k d_{\text{head}}$ cached numbers
 # and does about $4 T_k d_{\text{head}}$ FLOPs with them, 2 FLOPs per number read.
 # Accelerators can do hundreds of FLOPs in the time it takes to read one number
 # from memory, so such a step waits on memory, and its time follows the bytes of
-# the cache. With $g$ key/value heads, every number read serves $h/g$ query heads:
-# $h/g$ times fewer bytes to read, for the same FLOPs. That was Shazeer's argument
+# the cache. With $h_{\text{kv}}$ key/value heads, every number read serves $h/h_{\text{kv}}$ query heads:
+# $h/h_{\text{kv}}$ times fewer bytes to read, for the same FLOPs. That was Shazeer's argument
 # for multi-query attention.
 #
 # ### The model with fewer key/value heads
@@ -713,12 +713,12 @@ for g in (8, 2, 1):
 #   aligned to the lower right, `attention.causal_mask(Tq, Tk)` or PyTorch's
 #   `causal_lower_right`. `is_causal=True` aligns it to the upper left, which is
 #   wrong whenever $T_q < T_k$.
-# - The cache holds $2 \cdot N \cdot g \cdot d_{\text{head}}$ numbers per token
+# - The cache holds $2 \cdot N \cdot h_{\text{kv}} \cdot d_{\text{head}}$ numbers per token
 #   (`kv_cache_bytes`); for models of realistic size, long sequences and large
 #   batches, it outgrows the weights.
-# - Multi-query ($g = 1$) and grouped-query attention ($1 < g < h$) share each
-#   key/value head among $h/g$ query heads: the cache and the bytes read per step
-#   shrink by $h/g$. `grouped_query_attention` computes it without copying the
+# - Multi-query ($h_{\text{kv}} = 1$) and grouped-query attention ($1 < h_{\text{kv}} < h$) share each
+#   key/value head among $h/h_{\text{kv}}$ query heads: the cache and the bytes read per step
+#   shrink by $h/h_{\text{kv}}$. `grouped_query_attention` computes it without copying the
 #   keys, and equals `F.scaled_dot_product_attention(..., enable_gqa=True)`.
 
 # %% [markdown]

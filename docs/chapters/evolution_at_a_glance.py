@@ -42,7 +42,7 @@ rng = np.random.default_rng(0)
 #
 # - **Version 0**, additive attention ([Bahdanau, Cho and Bengio, 2015](../reference/references.md#bahdanau2015)),
 #   scores a query against a key with a small learned network,
-#   $w^\top \tanh(W_q q + W_k k)$.
+#   $w_v^\top \tanh(W_q q + W_k k)$.
 # - **Version 1** replaces the network by the dot product $q \cdot k$
 #   ([Luong, Pham and Manning, 2015](../reference/references.md#luong2015)): nothing to learn, and one matrix
 #   product for all keys.
@@ -53,11 +53,11 @@ rng = np.random.default_rng(0)
 # - **Version 3** asks many queries at once: a matrix of queries, one softmax per
 #   row.
 # - **Version 4**, cross-attention, stops using the input as it is: keys and values
-#   become two learned projections of it, $K = X W_K$ and $V = X W_V$.
+#   become two learned projections of it, $K = X W^K$ and $V = X W^V$.
 # - **Version 5**, self-attention, projects the queries from the same input,
-#   $Q = X W_Q$: every position attends to every position of its own sequence.
+#   $Q = X W^Q$: every position attends to every position of its own sequence.
 # - **Version 6**, multi-head attention, cuts the projections into several heads that
-#   attend separately, and mixes their results with an output projection $W_O$.
+#   attend separately, and mixes their results with an output projection $W^O$.
 #
 # Masks are not a version of their own: any of the seven can be told which keys each
 # query may attend to. [Masks](09_masks.py) has a chapter of its own, just before
@@ -89,8 +89,8 @@ for row in rows:
     )
 Markdown(
     f"**Table 1.** The seven versions on one sequence of $T = {seq_len}$ input vectors of "
-    f"size $d = {d}$ (additive attention's hidden size {hidden}, multi-head attention's "
-    f"{heads} heads of size {d // heads}). Versions 0 to 2 attend from one query; from "
+    f"size $d = {d}$ (additive attention's hidden size $d_a = {hidden}$, multi-head attention's "
+    f"$h = {heads}$ heads of size {d // heads}). Versions 0 to 2 attend from one query; from "
     f"version 3 on there is one query per position. FLOPs count one forward pass, "
     f"biases left out.\n\n" + "\n".join(lines)
 )
