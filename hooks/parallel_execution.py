@@ -5,9 +5,10 @@ another, so a build waits for every chapter in turn, and for each kernel to shut
 down. This hook finds the chapters whose cached HTML is missing as soon as the
 files are known, and executes them in forked worker processes, one per core,
 writing each result where mkdocs-jupyter looks for it (same cache key, same
-JSON). Meanwhile mkdocs renders the other pages: the chapters being executed are
-moved to the end of the file list, and a page waits for its own chapter only when
-mkdocs renders it. A worker's kernel is stopped at once when its last cell is done
+JSON). Meanwhile mkdocs builds the other pages: a chapter still running gets a
+placeholder with its title when mkdocs reads the pages, and its content once it has
+run, just before mkdocs writes the page (the chapters being executed are moved to
+the end of the file list, so they are written last). A worker's kernel is stopped at once when its last cell is done
 (hooks/jupyter/jupyter_nbconvert_config.json), not asked to shut down and awaited.
 
 A chapter that fails in a worker is left uncached: mkdocs-jupyter runs it again
@@ -26,6 +27,7 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import Files
 from mkdocs_jupyter.plugin import _compute_cache_key, _get_nb_toc_tokens
 
@@ -104,11 +106,13 @@ class _Pool:
 
 
 _pool: _Pool | None = None
+_waiting: dict[str, tuple] = {}  # src_uri -> (mkdocs-jupyter's render, files) of a chapter not yet run
 
 
 def on_files(files, config):
     global _pool
     _pool = None
+    _waiting.clear()
     plugin = config.plugins["mkdocs-jupyter"]
     settings = plugin.config
     if not (settings["cache"] and settings["execute"]) or _workers() < 1:
@@ -125,19 +129,36 @@ def on_files(files, config):
     log.info("Executing %d chapters on %d workers", len(missing), _workers())
     options = {name: settings[name] for name in _CONVERT_OPTIONS}
     _pool = _Pool(missing, options, settings["toc_depth"])
-    # Pages are rendered in file order: the chapters being run go last.
+    # Pages are read, and later written, in file order: the chapters being run go last.
     ordered = sorted(files, key=lambda file: file.src_uri in missing)
     return Files(ordered)
 
 
 def on_pre_page(page, config, files):
-    """Runs after mkdocs-jupyter's on_pre_page: its render waits for the worker first."""
-    if _pool is not None and page.file.src_uri in _pool.chapters:
+    """Runs after mkdocs-jupyter's on_pre_page, which replaced page.render."""
+    uri = page.file.src_uri
+    if _pool is not None and uri in _pool.chapters:
         render = page.render
 
-        def render_when_executed(config, files):
-            _pool.wait_for(page.file.src_uri)
-            return render(config, files)
+        def render_or_wait(config, files):
+            if uri in _pool.done:
+                return render(config, files)
+            _waiting[uri] = (render, files)  # rendered in on_page_context, once its worker is done
+            page.content = ""
+            _, title = _get_nb_toc_tokens(page.file.abs_src_path, _pool.toc_depth)
+            if title is not None and not config.plugins["mkdocs-jupyter"].config["ignore_h1_titles"]:
+                page.title = title  # as mkdocs-jupyter sets it: the other pages' navigation shows it
 
-        page.render = render_when_executed
+        page.render = render_or_wait
     return page
+
+
+@event_priority(200)  # before the search plugin and anything else that reads the content
+def on_page_context(context, page, config, nav):
+    waiting = _waiting.pop(page.file.src_uri, None)
+    if waiting is not None:
+        render, files = waiting
+        _pool.wait_for(page.file.src_uri)
+        render(config, files)  # the cache entry is there now (or the chapter runs here and fails)
+        page.content = config.plugins.on_page_content(page.content, page=page, config=config, files=files)
+    return context
