@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from attention import benchmark
-from attention.benchmark import Figure, format_table, median_times, peak_memory
+from attention.benchmark import Figure, format_table
+from attention.measure import median_times, peak_memory
 
 
 def test_median_times_runs_every_function_in_turns():

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import scaled_dot_product_attention, tiled_attention
-from attention.benchmark import peak_memory
+from attention.measure import peak_memory
 from attention.tiling import TiledAttentionFunction
 
 SETTINGS = settings(max_examples=40, deadline=None)

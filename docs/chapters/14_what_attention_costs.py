@@ -45,7 +45,7 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.benchmark import describe_machine, median_times, peak_memory
+from attention.measure import describe_machine, median_times, peak_memory
 from attention.cost import (dot_product_attention_cost, matmul_flops,
                             multi_head_attention_cost, projection_cost,
                             softmax_flops)
@@ -278,7 +278,7 @@ Markdown(
 # Counts say how the work grows; they do not say how long it takes. Two more things
 # decide that: how fast the machine multiplies matrices, and how much time goes into
 # work that is not matrix multiplication, moving the $T \times T$ matrix in and out of
-# memory above all. So we measure, with two functions of `attention.benchmark`:
+# memory above all. So we measure, with two functions of `attention.measure`:
 #
 # - `median_times(functions, repeats=3, warmup=1)` runs the functions in turns,
 #   one round after another, the first `warmup` rounds untimed, and returns each

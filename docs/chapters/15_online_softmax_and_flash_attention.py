@@ -46,7 +46,7 @@ from torch.overrides import TorchFunctionMode
 
 import attention
 from attention import online_softmax, tiled_attention
-from attention.benchmark import median_times, peak_memory
+from attention.measure import median_times, peak_memory
 from attention.cost import dot_product_attention_cost, matmul_flops
 from attention.online_normalizer import merge_softmax_states, online_softmax_step
 from attention.plotting import COLORS, use_book_style
@@ -510,7 +510,7 @@ for label, mine, theirs in zip("QKV", *gradients.values()):
 # %% [markdown]
 # ## Memory, measured
 #
-# Now the memory of a whole call. `attention.benchmark.peak_memory` records every
+# Now the memory of a whole call. `attention.measure.peak_memory` records every
 # allocation and release of PyTorch's CPU allocator while a function runs and returns
 # the largest amount held at once. We measure it for one head ($d = 64$) at growing
 # $T$, for the forward pass alone (under `torch.no_grad`, as in inference) and for a
@@ -615,7 +615,7 @@ Markdown(
 #
 # Memory was the easy part. Time is where the plain-PyTorch loop shows its limits. We
 # time the forward pass of the three versions, interleaved so that they share the
-# machine's slow moments (`attention.benchmark.median_times` runs each function once
+# machine's slow moments (`attention.measure.median_times` runs each function once
 # per round and keeps each one's median). Like every measurement on this page, the
 # times depend on the machine, the PyTorch version and what else the machine was
 # doing while the page was built.
