@@ -8,8 +8,9 @@ writing each result where mkdocs-jupyter looks for it (same cache key, same
 JSON). Meanwhile mkdocs builds the other pages: a chapter still running gets a
 placeholder with its title when mkdocs reads the pages, and its content once it has
 run, just before mkdocs writes the page (the chapters being executed are moved to
-the end of the file list, so they are written last). A worker's kernel is stopped at once when its last cell is done
-(hooks/jupyter/jupyter_nbconvert_config.json), not asked to shut down and awaited.
+the end of the file list, so they are written last). A worker's kernel is stopped
+at once when its last cell is done (hooks/jupyter/jupyter_nbconvert_config.json),
+not asked to shut down and awaited.
 
 A chapter that fails in a worker is left uncached: mkdocs-jupyter runs it again
 on its own and fails the build with its usual error.
