@@ -56,7 +56,7 @@ _TORCH_NAMES = {
     "Transformer": "attention.transformer",
     "Seq2SeqTransformer": "attention.seq2seq",
     "greedy_decode": "attention.seq2seq",
-    # Making attention fast (chapters 14 to 16)
+    # Making attention fast (chapters 15 to 17)
     "online_softmax": "attention.online_normalizer",
     "tiled_attention": "attention.tiling",
     "KVCache": "attention.kv_cache",

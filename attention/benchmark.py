@@ -1,6 +1,6 @@
 """Making attention fast, measured: `python -m attention.benchmark [--quick]`.
 
-Prints a markdown table of the figures chapters 14 to 16 quote, measured side
+Prints a markdown table of the figures chapters 15 to 17 quote, measured side
 by side in one run (float32, on the CPU, medians of several runs), each with
 its bar and PASS or FAIL:
 

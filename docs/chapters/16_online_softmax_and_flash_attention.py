@@ -15,7 +15,7 @@
 #
 # Exact attention does not need the $T \times T$ matrix of weights, whose memory
 # grows with the square of the sequence length, as
-# [Chapter 14](14_what_attention_costs.py) measured. This chapter shows how to get rid
+# [Chapter 15](15_what_attention_costs.py) measured. This chapter shows how to get rid
 # of it without approximating anything. It starts with the
 # softmax itself: the *online softmax* of
 # [Milakov and Gimelshein (2018)](../reference/references.md#milakov2018) finds the
@@ -344,7 +344,7 @@ count = {kind: sum(t[4] == kind for t in tiles) for kind in ("full", "masked", "
 computed_entries = sum((q1 - q0) * (k1 - k0) for q0, q1, k0, k1, kind in tiles if kind != "skipped")
 needed = 600 * 601 // 2
 Markdown(
-    f"**Figure 15.1.** The tiles of causal attention with blocks of {block_demo}, one "
+    f"**Figure 16.1.** The tiles of causal attention with blocks of {block_demo}, one "
     f"rectangle per (query block, key block) pair; the line is the causal boundary, "
     f"keys to its right are in the queries' future. Left: $T_q = T_k = 600$, so the "
     f"last blocks are {600 % block_demo} long. Of the {len(tiles)} tiles, "
@@ -591,7 +591,7 @@ ratio = {mode: memory["explicit", mode][-1] / memory["tiled (ours)", mode][-1]
 growth = {(name, mode): memory[name, mode][-1] / memory[name, mode][-2]
           for name in methods for mode in ("fwd", "fwd+bwd")}
 Markdown(
-    f"**Figure 15.2.** Peak memory of one attention call for one head with $d = 64$, "
+    f"**Figure 16.2.** Peak memory of one attention call for one head with $d = 64$, "
     f"forward only (left) and forward and backward (right), on logarithmic axes, "
     f"measured when this page was built ({machine}). On such axes a line of slope 2 "
     f"grows as $T^2$ and one of slope 1 as $T$ (the dashed guides). The explicit "
@@ -655,7 +655,7 @@ def compare(a: float, b: float) -> str:
 
 
 Markdown(
-    f"**Figure 15.3.** Median time of one forward pass, one head, $d = 64$, measured "
+    f"**Figure 16.3.** Median time of one forward pass, one head, $d = 64$, measured "
     f"when this page was built ({machine}). At $T = {lengths[-1]}$: explicit "
     f"{t_explicit * 1e3:.1f} ms, our tiled loop {t_tiled * 1e3:.1f} ms "
     f"({compare(t_tiled, t_explicit)} the explicit version), PyTorch's fused kernel "
@@ -749,7 +749,7 @@ table += "\n".join(
     for T, fl, ex, ti in traffic
 )
 Markdown(
-    "**Table 15.1.** FLOPs (`attention.cost.dot_product_attention_cost`) and "
+    "**Table 16.1.** FLOPs (`attention.cost.dot_product_attention_cost`) and "
     "main-memory traffic (the model `bytes_moved`) of one head's forward pass with "
     "$d = 64$, explicit and tiled with query blocks of 128, and the FLOPs per byte "
     "moved; the FLOPs are the same for "
@@ -868,7 +868,7 @@ Markdown(
 #   tile in fast memory and moves several times fewer bytes for the same FLOPs; that,
 #   not fewer FLOPs, is why FlashAttention is fast.
 #
-# [Chapter 16](16_kv_cache_and_grouped_query_attention.py) turns to generation, where
+# [Chapter 17](17_kv_cache_and_grouped_query_attention.py) turns to generation, where
 # one new query at a time attends to a growing set of keys.
 #
 # ## Exercises

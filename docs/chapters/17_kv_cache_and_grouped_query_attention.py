@@ -220,7 +220,7 @@ Markdown(
 #
 # Count the matrix-multiplication FLOPs of one forward pass that runs $T_q$ new
 # positions, whose queries attend to $T_k$ keys (the cached positions and the new
-# ones), with the conventions of [Chapter 14](14_what_attention_costs.py): an
+# ones), with the conventions of [Chapter 15](15_what_attention_costs.py): an
 # $(d_1 \times d_2)(d_2 \times d_3)$ product costs $2 d_1 d_2 d_3$. Per block, the four attention
 # projections cost $8 T_q d_{\text{model}}^2$ (with every head its own keys and
 # values), the MLP, which widens to $4 d_{\text{model}}$ and back,
@@ -265,7 +265,7 @@ plt.show()
 # %% tags=["remove-input"]
 ratio_flops = sum(flops_uncached) / sum(flops_cached)
 Markdown(
-    f"**Figure 16.1.** The matrix-multiplication work of each of the {num_new} "
+    f"**Figure 17.1.** The matrix-multiplication work of each of the {num_new} "
     f"steps of greedy decoding, counted with `step_flops`, with a prompt of "
     f"{P} tokens. Recomputing, each step costs more than the one before "
     f"({flops_uncached[0] / 1e6:.0f} MFLOPs at the first step, "
@@ -326,7 +326,7 @@ def early_late(ms):
 
 
 Markdown(
-    f"**Figure 16.2.** The time of each step of greedy decoding, median of three "
+    f"**Figure 17.2.** The time of each step of greedy decoding, median of three "
     f"runs, measured on {machine}. From the first steps to the last ones "
     f"(medians of 16 steps each), the time of an uncached step went from "
     f"{early_late(step_ms[False])}, that of a cached step from "
@@ -488,7 +488,7 @@ body = "\n".join(
     + " |"
     for name, g, per_token, sizes in rows)
 Markdown(
-    f"**Table 16.1.** The KV cache of a model of Llama 2 7B's shape, in float16, "
+    f"**Table 17.1.** The KV cache of a model of Llama 2 7B's shape, in float16, "
     f"with multi-head attention ({kinds['multi-head']} key/value heads), "
     f"grouped-query attention ({kinds['grouped-query']}) and multi-query "
     f"attention ({kinds['multi-query']}): per token, and for batches of "
@@ -515,7 +515,7 @@ plt.show()
 # %% tags=["remove-input"]
 crossing = weight_bytes / kv_cache_bytes(1, layers, 32, d_head, 1, 2)
 Markdown(
-    f"**Figure 16.3.** The KV cache of one sequence for the 7B shape of Table "
+    f"**Figure 17.3.** The KV cache of one sequence for the 7B shape of Table "
     f"16.1, against the number of positions it holds (both axes logarithmic), "
     f"and the size of the weights (dashed). With multi-head attention, the cache "
     f"of a single sequence outgrows the weights at about "
@@ -588,7 +588,7 @@ for ax in axes[1:]:
 plt.show()
 
 # %% [markdown]
-# **Figure 16.4.** Eight query heads (squares) and the key/value heads (circles)
+# **Figure 17.4.** Eight query heads (squares) and the key/value heads (circles)
 # they read, for three choices of $h_{\text{kv}}$. Each line joins a query head to the one
 # key/value head it attends with; in the grouped panels the colors mark the
 # groups. With $h_{\text{kv}} = 8$ every
@@ -616,7 +616,7 @@ Markdown(
     f"{1 - parameters[2] / parameters[8]:.0%}. A model that switches would "
     f"usually give the parameters back elsewhere, for instance in a wider MLP, "
     f"to keep its size. The saving that matters is not in the weights but in "
-    f"the cache, which shrinks by $h/h_{{\\text{{kv}}}}$: for the 7B shape of Table 16.1, from "
+    f"the cache, which shrinks by $h/h_{{\\text{{kv}}}}$: for the 7B shape of Table 17.1, from "
     f"{rows[0][2] // 2**10} KiB per token to {rows[1][2] // 2**10} KiB with 8 "
     f"groups and {rows[2][2] // 2**10} KiB with one key/value head."
 )

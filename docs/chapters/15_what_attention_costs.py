@@ -153,7 +153,7 @@ plt.show()
 share_long = 1 - by_step[-1]["projections"] / sum(by_step[-1].values())
 share_short = 1 - by_step[0]["projections"] / sum(by_step[0].values())
 Markdown(
-    f"**Figure 14.1.** FLOPs of one self-attention layer ($d = {d_model}$, "
+    f"**Figure 15.1.** FLOPs of one self-attention layer ($d = {d_model}$, "
     f"{num_heads} heads) by step, counted, against the sequence length, both axes "
     f"logarithmic. On such axes $T$ is a line of slope 1 and $T^2$ a line of slope 2. "
     f"The projections cost more up to $T = 2d = {crossover}$ (dotted line), the "
@@ -210,7 +210,7 @@ table = ("| $T$ | activation $(T, d)$ | scores or weights $(h, T, T)$ "
          "| ratio |\n|---:|---:|---:|---:|\n")
 table += "\n".join(f"| {T:,} | {size(a)} | {size(m)} | {m // a:,} |"
                    for T, a, m in memory_rows)
-Markdown(f"**Table 14.1.** Memory of one tensor of each kind, float32, one "
+Markdown(f"**Table 15.1.** Memory of one tensor of each kind, float32, one "
          f"sequence, $d = {d_model}$, $h = {num_heads}$.\n\n" + table)
 
 # %% [markdown]
@@ -263,8 +263,8 @@ Markdown(
     f"softmax's backward pass needs its output, and so does the backward pass of "
     f"the product of the weights with $V$. The fused kernel keeps "
     f"{size(fused_saved)} in all, its output and one number per query and head "
-    f"instead of the $T \\times T$ weights. [Chapter 15]"
-    f"(15_online_softmax_and_flash_attention.py) shows what that number is and how "
+    f"instead of the $T \\times T$ weights. [Chapter 16]"
+    f"(16_online_softmax_and_flash_attention.py) shows what that number is and how "
     f"the backward pass gets by with it. With dropout on the weights the explicit "
     f"core keeps a second $(h, T, T)$ tensor, the dropped weights. For a model of "
     f"$N$ layers, training keeps $N$ such tensors per sequence: with 12 layers of "
@@ -429,7 +429,7 @@ plt.show()
 
 # %% tags=["remove-input", "measured"]
 Markdown(
-    f"**Figure 14.2.** Median time of one forward pass against the sequence length, "
+    f"**Figure 15.2.** Median time of one forward pass against the sequence length, "
     f"both axes logarithmic, measured while this page was built ({machine}). The "
     f"slopes in the legend are fitted to the three longest lengths, "
     f"{lengths[-3]} to {lengths[-1]}; the dotted line has slope 2, the slope of "
@@ -510,7 +510,7 @@ plt.show()
 
 # %% tags=["remove-input", "measured"]
 Markdown(
-    f"**Figure 14.3.** Peak memory of one forward pass against the sequence length, "
+    f"**Figure 15.3.** Peak memory of one forward pass against the sequence length, "
     f"both axes logarithmic, measured with torch's allocator while this page was "
     f"built ({machine}). Memory depends much less on the machine than time does, "
     f"but it can change with the PyTorch version and the number of threads."
@@ -559,7 +559,7 @@ Markdown(
     f"computes all $h T^2$ scores, but a block at a time: each thread takes a block "
     f"of queries and walks through the keys a block at a time, so only a few small "
     f"tiles of scores exist at any moment, and they are reused. "
-    f"[Chapter 15](15_online_softmax_and_flash_attention.py) builds this loop and "
+    f"[Chapter 16](16_online_softmax_and_flash_attention.py) builds this loop and "
     f"shows how the softmax can be computed a block at a time. " + layer_text
 )
 
@@ -600,7 +600,7 @@ plt.show()
 
 # %% tags=["remove-input", "measured"]
 Markdown(
-    f"**Figure 14.4.** Counted FLOPs per second of each implementation, as a "
+    f"**Figure 15.4.** Counted FLOPs per second of each implementation, as a "
     f"percentage of the fastest rate of a {n} × {n} float32 matrix product in this "
     f"chapter's measurements ({best_rate / 1e9:.1f} GFLOP/s; dotted line: 100%), "
     f"measured while this page was built ({machine}). Both the times and the reference are measured, so the shares "
@@ -677,7 +677,7 @@ Markdown(
 #
 # - **Memory** grows like $T^2$ only because the explicit implementation stores the
 #   whole score matrix. That is not necessary: the fused kernel measured above computes
-#   the same output without it. [Chapter 15](15_online_softmax_and_flash_attention.py)
+#   the same output without it. [Chapter 16](16_online_softmax_and_flash_attention.py)
 #   shows how: the online softmax lets the softmax of a row be computed a block of keys
 #   at a time, and tiling makes attention's memory grow like $T$, in training as well
 #   as in inference, while computing exactly the same thing.
@@ -685,7 +685,7 @@ Markdown(
 #   compared with every key; tiling only makes each of those comparisons cheaper. When
 #   a model *generates* text, though, it runs once per new token, and each run needs
 #   only the new token's query against the keys and values of the tokens before it.
-#   [Chapter 16](16_kv_cache_and_grouped_query_attention.py) keeps those keys and
+#   [Chapter 17](17_kv_cache_and_grouped_query_attention.py) keeps those keys and
 #   values in a cache, so each step costs $T$ instead of $T^2$, and then shrinks the
 #   cache by letting several query heads share one head of keys and values.
 #
@@ -710,8 +710,8 @@ Markdown(
   count suggests: the explicit core moves the $T \\times T$ matrix through memory,
   the products are thin ($d_{{\\text{{head}}}}$ on one side), and the softmax is not
   a matrix product.
-- Next: [Chapter 15](15_online_softmax_and_flash_attention.py) removes the
-  $T \\times T$ memory, [Chapter 16](16_kv_cache_and_grouped_query_attention.py) the
+- Next: [Chapter 16](16_online_softmax_and_flash_attention.py) removes the
+  $T \\times T$ memory, [Chapter 17](17_kv_cache_and_grouped_query_attention.py) the
   recomputation when generating.
 """
 )
