@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention import benchmark
-from attention.benchmark import Figure, format_table
-from attention.measure import median_times, peak_memory
+from attention.book import benchmark
+from attention.book.benchmark import Figure, format_table
+from attention.book.measure import median_times, peak_memory
 
 
 def test_median_times_runs_every_function_in_turns():

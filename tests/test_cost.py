@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from attention import AdditiveAttention, MultiHeadAttention, scaled_dot_product_attention
-from attention.cost import (
+from attention.fast.cost import (
     additive_attention_cost,
     dot_product_attention_cost,
     matmul_flops,

@@ -18,13 +18,14 @@ from attention import (
     SelfAttention,
     scaled_dot_product_attention,
 )
-from attention.cost import (
+from attention.book.chapters import VERSION_CHAPTERS
+from attention.fast.cost import (
     additive_attention_cost,
     dot_product_attention_cost,
     multi_head_attention_cost,
     projection_cost,
 )
-from attention.evolution import (
+from attention.versions.overview import (
     VERSIONS,
     count_parameters,
     evolution_table,
@@ -59,7 +60,7 @@ def test_seven_versions_in_order():
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
 def test_each_version_links_its_own_chapter(version):
-    chapter = CHAPTERS / version.chapter
+    chapter = CHAPTERS / VERSION_CHAPTERS[version.number]
     assert chapter.is_file()
     title = next(line for line in chapter.read_text().splitlines() if line.startswith("# # "))
     assert title.startswith(f"# # Version {version.number}:"), title

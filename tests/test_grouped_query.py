@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import GroupedQueryAttention, KVCache, MultiHeadAttention, causal_mask, padding_mask
-from attention.grouped_query import grouped_query_attention
+from attention.fast.grouped_query import grouped_query_attention
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import KVCache
-from attention.kv_cache import kv_cache_bytes
-from attention.kv_decoding import TinyLanguageModel
+from attention.fast.cost import kv_cache_bytes
+from attention.fast.decoding import TinyLanguageModel
 
 
 @settings(max_examples=30, deadline=None)

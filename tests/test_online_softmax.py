@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import online_softmax
-from attention.online_normalizer import merge_softmax_states, online_softmax_step
+from attention.fast.online_softmax import merge_softmax_states, online_softmax_step
 
 SETTINGS = settings(max_examples=40, deadline=None)
 INF = float("inf")

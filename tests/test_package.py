@@ -31,7 +31,7 @@ def test_numpy_parts_do_not_import_torch():
 def test_torch_parts_import_on_first_use():
     code = "from attention import MultiHeadAttention; print(MultiHeadAttention.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "attention.multi_head"
+    assert out.strip() == "attention.versions.multi_head"
 
 
 def test_every_public_name_has_a_docstring_with_an_example():

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from attention.plotting import BOOK_RC, INK, figure_to_svg, plot_attention_weights  # noqa: E402
+from attention.book.plotting import BOOK_RC, INK, figure_to_svg, plot_attention_weights  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ FIGURE_SCRIPT = """
 import hashlib, numpy as np, matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from attention.plotting import figure_to_svg, plot_attention_weights, use_book_style
+from attention.book.plotting import figure_to_svg, plot_attention_weights, use_book_style
 use_book_style()
 fig = plot_attention_weights(np.random.default_rng(1).dirichlet(np.ones(4), size=3), annotate=True)
 line, ax = plt.subplots()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import PositionalEncoding, sinusoidal_encoding
-from attention.positional_encoding import offset_matrix
+from attention.transformer.positional_encoding import offset_matrix
 
 
 def test_table_matches_the_formula_entry_by_entry():

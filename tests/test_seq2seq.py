@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from attention import Seq2SeqTransformer, greedy_decode
-from attention.evolution import count_parameters
-from attention.tasks import END, PAD, START, DigitTask, decoder_input
-from attention.training import sequence_accuracy, sequence_loss, train, warmup_then_decay
+from attention.versions.overview import count_parameters
+from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
+from attention.transformer.training import sequence_accuracy, sequence_loss, train, warmup_then_decay
 
 
 def small_model(task: DigitTask, **options) -> Seq2SeqTransformer:

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention import scaled_dot_product_attention, tiled_attention
-from attention.measure import peak_memory
-from attention.tiling import TiledAttentionFunction
+from attention.book.measure import peak_memory
+from attention.fast.tiled_attention import TiledAttentionFunction
 
 SETTINGS = settings(max_examples=40, deadline=None)
-import attention.tiling as tiled_module  # noqa: E402
+import attention.fast.tiled_attention as tiled_module  # noqa: E402
 
 
 def lower_right_causal(num_queries: int, num_keys: int) -> torch.Tensor:

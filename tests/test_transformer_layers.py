@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from attention import DecoderLayer, EncoderLayer, Transformer, causal_mask, padding_mask
-from attention.evolution import count_parameters
+from attention.versions.overview import count_parameters
 
 SETTINGS = settings(max_examples=20, deadline=None)
 

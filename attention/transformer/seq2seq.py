@@ -1,6 +1,6 @@
 """A complete sequence-to-sequence Transformer over tokens, and greedy decoding.
 
-Around the encoder-decoder stack of `attention.transformer` it adds what turns
+Around the encoder-decoder stack of `attention.transformer.stack` it adds what turns
 token ids into vectors and vectors back into token scores:
 
     embed(tokens) = PositionalEncoding(Embedding(tokens) * sqrt(d_model))
@@ -20,9 +20,9 @@ import math
 import torch
 from torch import nn
 
-from attention.masks import causal_mask
-from attention.positional_encoding import PositionalEncoding
-from attention.transformer import Transformer
+from attention.transformer.positional_encoding import PositionalEncoding
+from attention.transformer.stack import Transformer
+from attention.versions.masks import causal_mask
 
 
 class Seq2SeqTransformer(nn.Module):

@@ -11,7 +11,7 @@ exp(m - m') before the block's own terms are added:
     l' = l * exp(m - m') + sum_j exp(x_j - m')
 
 A second pass writes the output. The same rescaling lets tiled attention
-(`attention.tiling`) normalise weights it never holds all at once.
+(`attention.fast.tiled_attention`) normalise weights it never holds all at once.
 
 Entries may be -inf (they get weight 0); a row with no finite entry gets all
 zero weights, not NaN, as in the package's `masked_softmax`.
@@ -24,7 +24,7 @@ import numbers
 import torch
 
 from attention._checks import check_count
-from attention.scaled_dot_product import check_float_tensor
+from attention.versions.scaled_dot_product import check_float_tensor
 
 
 def check_block_size(block_size: object) -> int:

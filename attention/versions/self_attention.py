@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.cross_attention import check_features, check_size
-from attention.scaled_dot_product import scaled_dot_product_attention
+from attention.versions.cross_attention import check_features, check_size
+from attention.versions.scaled_dot_product import scaled_dot_product_attention
 
 
 class SelfAttention(nn.Module):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention.multi_head import MultiHeadAttention
+from attention.versions.multi_head import MultiHeadAttention
 
 
 class FeedForward(nn.Module):

@@ -1,6 +1,6 @@
 """Measuring on the CPU: wall-clock time, torch's peak memory, and the machine.
 
-The tools chapters 15 to 17 and `python -m attention.benchmark` measure with:
+The tools chapters 15 to 17 and `python -m attention.book.benchmark` measure with:
 `median_times` (wall clock, several functions interleaved so that they share the
 machine's noise), `peak_memory` (the most memory torch's CPU allocator held at
 once) and `describe_machine` (for a figure's caption).

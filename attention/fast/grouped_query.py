@@ -18,10 +18,14 @@ import torch
 from torch import nn
 
 from attention._checks import check_count
-from attention.kv_cache import KVCache
-from attention.masks import causal_mask
-from attention.multi_head import _fused_attention, check_model_inputs, mask_for_heads
-from attention.scaled_dot_product import (
+from attention.fast.kv_cache import KVCache
+from attention.versions.masks import causal_mask
+from attention.versions.multi_head import (
+    check_model_inputs,
+    fused_attention,
+    mask_for_heads,
+)
+from attention.versions.scaled_dot_product import (
     check_float_tensor,
     check_torch_mask,
     scaled_dot_product_attention,
@@ -84,7 +88,7 @@ def grouped_query_attention(
         weights = weights.reshape(batch, num_heads, num_queries, num_keys)  # (batch, heads, Tq, Tk)
     else:
         dropout_p = dropout.p if dropout is not None and dropout.training else 0.0
-        output, weights = _fused_attention(stacked, key, value, mask, dropout_p), None
+        output, weights = fused_attention(stacked, key, value, mask, dropout_p), None
     output = output.reshape(batch, num_heads, num_queries, value.shape[-1])  # (batch, heads, Tq, d_v)
     return output, weights
 

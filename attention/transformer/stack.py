@@ -5,7 +5,7 @@ target so far and that memory. Like `torch.nn.Transformer`, each stack ends
 with a layer norm (needed with pre-norm, where the last layer's output is
 otherwise never normalised; kept with post-norm for parity with PyTorch).
 Token embeddings, positional encoding and the output projection belong to a
-model built around this stack (see `attention.seq2seq`).
+model built around this stack (see `attention.transformer.seq2seq`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.transformer_layers import DecoderLayer, EncoderLayer, copy_layer_norm
+from attention.transformer.layers import DecoderLayer, EncoderLayer, copy_layer_norm
 
 
 class Transformer(nn.Module):

@@ -22,14 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from attention._checks import check_attention_shapes, check_count
-from attention.scaled_dot_product import (
+from attention.versions.scaled_dot_product import (
     check_float_tensor,
     check_torch_mask,
     scaled_dot_product_attention,
 )
 
 
-def _fused_attention(
+def fused_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
@@ -192,7 +192,7 @@ class MultiHeadAttention(nn.Module):
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout=self.dropout)
         else:
             dropout_p = self.dropout.p if self.training else 0.0
-            heads, weights = _fused_attention(q, k, v, mask, dropout_p), None
+            heads, weights = fused_attention(q, k, v, mask, dropout_p), None
         output = self.w_o(self.combine_heads(heads))  # (batch, Tq, d_model)
         return output, weights
 

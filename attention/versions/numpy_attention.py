@@ -1,6 +1,6 @@
 """Scaled dot-product attention in NumPy, with its masks, for the early chapters.
 
-The same functions as `attention.scaled_dot_product` and `attention.masks`, on
+The same functions as `attention.versions.scaled_dot_product` and `attention.versions.masks`, on
 NumPy arrays, with the same shapes, the same mask convention (True = may
 attend) and the same error messages. The PyTorch versions are tested to agree.
 """
@@ -21,7 +21,7 @@ from attention._checks import (
     check_mask,
     check_scale,
 )
-from attention.softmax import softmax
+from attention.foundations.softmax import softmax
 
 
 def _as_float_array(name: str, x: ArrayLike) -> NDArray[np.floating]:
@@ -81,7 +81,7 @@ def numpy_masked_softmax(
     """Softmax along `axis` giving exactly zero weight where `mask` is False.
 
     A row with no allowed entry gets all-zero weights (not NaN). Without a mask
-    this is `attention.softmax.softmax`.
+    this is `attention.foundations.softmax.softmax`.
 
     Example:
         >>> numpy_masked_softmax([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]],

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from attention.seq2seq import Seq2SeqTransformer, greedy_decode
-from attention.tasks import END, PAD, START, DigitTask, decoder_input
+from attention.transformer.seq2seq import Seq2SeqTransformer, greedy_decode
+from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
 
 
 class Adam:

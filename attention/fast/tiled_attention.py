@@ -2,7 +2,7 @@
 
 The loop order of FlashAttention-2 (Dao, 2023). The outer loop takes the
 queries one block at a time; the inner loop takes the keys and values one
-block at a time, and with the online softmax (`attention.online_normalizer`)
+block at a time, and with the online softmax (`attention.fast.online_softmax`)
 keeps, for every query of the block, the running maximum m of its scores, the
 running sum l of exp(score - m), and an unnormalised output
 acc = sum_j exp(score_j - m) v_j, all rescaled by exp(m_old - m_new) when the
@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from attention._checks import broadcast_batch_shapes
-from attention.online_normalizer import check_block_size, online_softmax_step
-from attention.scaled_dot_product import check_query_key_value
+from attention.fast.online_softmax import check_block_size, online_softmax_step
+from attention.versions.scaled_dot_product import check_query_key_value
 
 
 def _score_tile(

@@ -12,32 +12,7 @@ from __future__ import annotations
 import torch
 
 from attention._checks import check_count
-from attention.scaled_dot_product import check_float_tensor
-
-
-def kv_cache_bytes(
-    batch: int, num_layers: int, num_kv_heads: int, d_head: int, num_positions: int,
-    bytes_per_element: int = 4,
-) -> int:
-    """Bytes of the keys and values a decoder caches.
-
-    2 (keys and values) * batch * layers * kv_heads * d_head * positions * bytes
-    per element. Fewer key/value heads (grouped-query or multi-query attention)
-    shrink it in proportion.
-
-    Example:
-        >>> sizes = dict(num_layers=32, d_head=128, num_positions=4096, bytes_per_element=2)
-        >>> kv_cache_bytes(1, num_kv_heads=32, **sizes)   # 32 heads, all with their own keys
-        2147483648
-        >>> kv_cache_bytes(1, num_kv_heads=8, **sizes)    # grouped: 8 key/value heads
-        536870912
-    """
-    sizes = dict(batch=batch, num_layers=num_layers, num_kv_heads=num_kv_heads, d_head=d_head,
-                 num_positions=num_positions, bytes_per_element=bytes_per_element)
-    total = 2
-    for name, size in sizes.items():
-        total *= check_count(name, size)
-    return total
+from attention.versions.scaled_dot_product import check_float_tensor
 
 
 class KVCache:

@@ -4,7 +4,7 @@ Part II of the book walks from version 0 (additive attention) to version 6
 (multi-head attention). This module holds the data behind the overview table:
 one `Version` per step, and `evolution_table`, which counts every version's
 learned parameters by building the package's own module for it and its FLOPs
-with the formulas of `attention.cost`, for one reference size.
+with the formulas of `attention.fast.cost`, for one reference size.
 
 The reference setting, the same for every version: an input sequence of
 `seq_len` vectors of size `d`. Versions 0 to 2 attend from **one** query of
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from attention.cost import (
+from attention.fast.cost import (
     Cost,
     additive_attention_cost,
     dot_product_attention_cost,
@@ -35,30 +35,21 @@ class Version:
         number: 0 to 6, the book's numbering.
         name: a short name, e.g. "additive".
         adds: what this version adds to the one before, in one phrase.
-        chapter: the chapter's source file, e.g. "03_additive_attention.py".
     """
 
     number: int
     name: str
     adds: str
-    chapter: str
 
 
 VERSIONS: tuple[Version, ...] = (
-    Version(0, "additive", "a small learned network scores each query–key pair",
-            "03_additive_attention.py"),
-    Version(1, "dot-product", "the score becomes a dot product, nothing learned",
-            "04_dot_product_attention.py"),
-    Version(2, "scaled dot-product", "scores divided by √d, so softmax does not saturate",
-            "05_scaled_dot_product_attention.py"),
-    Version(3, "many queries", "a matrix of queries, one softmax per query",
-            "06_many_queries.py"),
-    Version(4, "cross-attention", "keys and values are learned projections of the input",
-            "07_cross_attention.py"),
-    Version(5, "self-attention", "the queries are projected from the same input",
-            "08_self_attention.py"),
-    Version(6, "multi-head", "several smaller heads side by side, then an output projection",
-            "10_multi_head_attention.py"),
+    Version(0, "additive", "a small learned network scores each query–key pair"),
+    Version(1, "dot-product", "the score becomes a dot product, nothing learned"),
+    Version(2, "scaled dot-product", "scores divided by √d, so softmax does not saturate"),
+    Version(3, "many queries", "a matrix of queries, one softmax per query"),
+    Version(4, "cross-attention", "keys and values are learned projections of the input"),
+    Version(5, "self-attention", "the queries are projected from the same input"),
+    Version(6, "multi-head", "several smaller heads side by side, then an output projection"),
 )
 
 
@@ -71,7 +62,7 @@ class EvolutionRow:
         num_queries: how many queries attend (1 for versions 0 to 2, seq_len after).
         num_keys: how many keys (and values) each query sees: seq_len.
         parameters: learned parameters of the version's module, biases included.
-        cost: FLOPs of one forward pass on one sequence (`attention.cost` conventions).
+        cost: FLOPs of one forward pass on one sequence (`attention.fast.cost` conventions).
     """
 
     version: Version

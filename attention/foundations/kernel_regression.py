@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from attention.softmax import softmax
+from attention.foundations.softmax import softmax
 
 
 def _as_points(x: ArrayLike, name: str) -> NDArray[np.float64]:

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from attention._checks import check_count
-from attention.grouped_query import GroupedQueryAttention
-from attention.kv_cache import KVCache
+from attention.fast.grouped_query import GroupedQueryAttention
+from attention.fast.kv_cache import KVCache
 
 
 class DecoderBlock(nn.Module):

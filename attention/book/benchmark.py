@@ -1,4 +1,4 @@
-"""Making attention fast, measured: `python -m attention.benchmark [--quick]`.
+"""Making attention fast, measured: `python -m attention.book.benchmark [--quick]`.
 
 Prints a markdown table of the figures chapters 15 to 17 quote, measured side
 by side in one run (float32, on the CPU, medians of several runs), each with
@@ -11,7 +11,7 @@ its bar and PASS or FAIL:
   forward+backward, and how far its output and gradients are from it;
 * greedy decoding with a KV cache against recomputing the whole prefix.
 
-It measures with `attention.measure` (`median_times`, `peak_memory`), which the
+It measures with `attention.book.measure` (`median_times`, `peak_memory`), which the
 chapters use too.
 
 Run as a script, it sets two environment variables unless they are set
@@ -46,11 +46,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from attention.kv_decoding import TinyLanguageModel  # noqa: E402
-from attention.measure import describe_machine, median_times, peak_memory  # noqa: E402
-from attention.multi_head import MultiHeadAttention  # noqa: E402
-from attention.scaled_dot_product import scaled_dot_product_attention  # noqa: E402
-from attention.tiling import tiled_attention  # noqa: E402
+from attention.book.measure import describe_machine, median_times, peak_memory  # noqa: E402
+from attention.fast.decoding import TinyLanguageModel  # noqa: E402
+from attention.fast.tiled_attention import tiled_attention  # noqa: E402
+from attention.versions.multi_head import MultiHeadAttention  # noqa: E402
+from attention.versions.scaled_dot_product import scaled_dot_product_attention  # noqa: E402
 
 
 @dataclass(frozen=True)

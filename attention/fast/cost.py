@@ -12,11 +12,16 @@ Conventions, the same for every version:
   sizes of the inputs.
 
 All counts are for one sequence (batch size 1); multiply by the batch size.
+
+Beside the FLOPs, `kv_cache_bytes` counts the memory a decoder's key-value
+cache takes (`attention.fast.kv_cache` holds the cache itself).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from attention._checks import check_count
 
 
 @dataclass(frozen=True)
@@ -106,3 +111,28 @@ def multi_head_attention_cost(num_queries: int, num_keys: int, d_model: int, num
     one_head = dot_product_attention_cost(num_queries, num_keys, head_size, head_size, scaled=True)
     heads = Cost(num_heads * one_head.matmul, num_heads * one_head.elementwise)
     return projections + heads
+
+
+def kv_cache_bytes(
+    batch: int, num_layers: int, num_kv_heads: int, d_head: int, num_positions: int,
+    bytes_per_element: int = 4,
+) -> int:
+    """Bytes of the keys and values a decoder caches.
+
+    2 (keys and values) * batch * layers * kv_heads * d_head * positions * bytes
+    per element. Fewer key/value heads (grouped-query or multi-query attention)
+    shrink it in proportion.
+
+    Example:
+        >>> sizes = dict(num_layers=32, d_head=128, num_positions=4096, bytes_per_element=2)
+        >>> kv_cache_bytes(1, num_kv_heads=32, **sizes)   # 32 heads, all with their own keys
+        2147483648
+        >>> kv_cache_bytes(1, num_kv_heads=8, **sizes)    # grouped: 8 key/value heads
+        536870912
+    """
+    sizes = dict(batch=batch, num_layers=num_layers, num_kv_heads=num_kv_heads, d_head=d_head,
+                 num_positions=num_positions, bytes_per_element=bytes_per_element)
+    total = 2
+    for name, size in sizes.items():
+        total *= check_count(name, size)
+    return total

@@ -15,7 +15,11 @@ import torch
 from torch import nn
 
 from attention._checks import check_attention_shapes, check_min_dims
-from attention.scaled_dot_product import check_float_tensor, check_torch_mask, masked_softmax
+from attention.versions.scaled_dot_product import (
+    check_float_tensor,
+    check_torch_mask,
+    masked_softmax,
+)
 
 
 class AdditiveAttention(nn.Module):

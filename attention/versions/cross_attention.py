@@ -18,7 +18,10 @@ import torch
 from torch import nn
 
 from attention._checks import check_count
-from attention.scaled_dot_product import check_float_tensor, scaled_dot_product_attention
+from attention.versions.scaled_dot_product import (
+    check_float_tensor,
+    scaled_dot_product_attention,
+)
 
 
 def check_size(name: str, value: object) -> int:
