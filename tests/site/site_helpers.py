@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOADED_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest"}  # not prev/next
 CHAPTERS = sorted((ROOT / "docs" / "chapters").glob("*.py"))
 

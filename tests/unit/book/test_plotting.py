@@ -94,6 +94,7 @@ print(hashlib.sha256((figure_to_svg(fig) + figure_to_svg(line)).encode()).hexdig
 """
 
 
+@pytest.mark.slow
 def test_figures_are_identical_from_run_to_run():
     digests = {
         subprocess.run([sys.executable, "-c", FIGURE_SCRIPT], capture_output=True, text=True, check=True).stdout

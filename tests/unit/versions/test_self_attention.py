@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from references import float64_attention
+from unit.references import float64_attention
 
 from attention import CrossAttention, SelfAttention, causal_mask, padding_mask
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from references import float64_attention
+from unit.references import float64_attention
 
 from attention import CrossAttention, padding_mask, scaled_dot_product_attention
 

@@ -8,10 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from attention import AdditiveAttention, MultiHeadAttention, scaled_dot_product_attention
+from attention import (
+    AdditiveAttention,
+    KVCache,
+    MultiHeadAttention,
+    scaled_dot_product_attention,
+)
 from attention.fast.cost import (
     additive_attention_cost,
     dot_product_attention_cost,
+    kv_cache_bytes,
     matmul_flops,
     multi_head_attention_cost,
 )
@@ -73,3 +79,11 @@ def test_sizes_must_be_positive_integers(bad):
 def test_heads_must_divide_the_model_size():
     with pytest.raises(ValueError, match="d_model=10 is not divisible by num_heads=3"):
         multi_head_attention_cost(4, 4, 10, 3)
+
+
+def test_cache_bytes_is_the_size_of_the_buffers():
+    cache = KVCache(batch=2, num_kv_heads=3, capacity=7, d_head=5, dtype=torch.float16)
+    buffers = cache.keys.nbytes + cache.values.nbytes
+    assert kv_cache_bytes(2, num_layers=1, num_kv_heads=3, d_head=5, num_positions=7, bytes_per_element=2) == buffers
+    # Grouped-query attention with 8 of 32 heads keeps a quarter of the cache.
+    assert kv_cache_bytes(1, 32, 32, 128, 4096) == 4 * kv_cache_bytes(1, 32, 8, 128, 4096)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import attention
 
 
@@ -22,12 +24,14 @@ def test_unknown_names_raise_attribute_error():
         raise AssertionError("attention.no_such_name did not raise")
 
 
+@pytest.mark.slow
 def test_numpy_parts_do_not_import_torch():
     code = "import sys, attention; attention.softmax([1.0, 2.0]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
+@pytest.mark.slow
 def test_torch_parts_import_on_first_use():
     code = "from attention import MultiHeadAttention; print(MultiHeadAttention.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -91,6 +91,7 @@ def test_members_are_the_three_bias_free_projections():
         assert linear.bias is None
 
 
+@pytest.mark.slow
 def test_gradcheck_with_a_mask():
     torch.manual_seed(0)
     module = AdditiveAttention(3, 4, 5).double()

@@ -92,6 +92,7 @@ def test_batch_dims_broadcast_and_gradients_sum_over_them():
         torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("num_queries", "num_keys", "causal", "block_size"),
     [(5, 5, False, 2), (5, 5, True, 2), (4, 7, True, 3), (7, 4, True, 3), (6, 3, False, 4), (3, 3, True, 8)],
@@ -141,6 +142,7 @@ def test_causal_skips_the_key_blocks_in_the_future(monkeypatch, num_queries, num
     assert causal == expected
 
 
+@pytest.mark.slow
 def test_training_memory_grows_like_t_not_t_squared():
     """Forward and backward at T=1024 stay far below even one (heads, T, T) matrix of weights."""
     heads, length, d_head = 2, 1024, 16
