@@ -9,15 +9,16 @@ once) and `describe_machine` (for a figure's caption).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
-from torch._C._profiler import _ExtraFields_Allocation
 
 
 def median_times(
@@ -59,6 +60,9 @@ def _silent_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+_CPU = 0  # the device type of CPU memory in the trace (c10::DeviceType::CPU)
+
+
 def peak_memory(function: Callable[[], object]) -> int:
     """The largest number of bytes torch's CPU allocator held at once while `function()` ran.
 
@@ -68,10 +72,15 @@ def peak_memory(function: Callable[[], object]) -> int:
 
     How: `torch.profiler` with `profile_memory=True` records every allocation
     and every free of torch's CPU allocator (with its size and address), also
-    those made inside fused kernels and by the autograd engine. Replaying them
-    in time order and keeping the largest running total gives the peak.
-    (Python's `tracemalloc` and `resource.getrusage` do not work here: the first
-    does not see torch's allocations, the second only the process's lifetime peak.)
+    those made inside fused kernels and by the autograd engine. The profile's
+    Chrome trace (`export_chrome_trace`) lists each of them as a `[memory]`
+    event; replaying them in time order and keeping the largest running total
+    gives the peak. (The profile's `events()` would not do: they add up each
+    operator's allocations into one net number, which hides a temporary an
+    operator frees before it returns, and they drop the addresses that tell a
+    block freed in the call from one allocated before it. Python's `tracemalloc`
+    and `resource.getrusage` do not work either: the first does not see torch's
+    allocations, the second only the process's lifetime peak.)
     The profiler's C++ side logs a few lines straight to file descriptor 2; they
     are sent to /dev/null while it runs.
 
@@ -86,14 +95,17 @@ def peak_memory(function: Callable[[], object]) -> int:
     activities = [torch.profiler.ProfilerActivity.CPU]
     with _silent_stderr(), torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
         function()
-    events: list[tuple[int, int, int]] = []  # (time, size, address); size < 0 for a free
-    nodes = list(profiler.profiler.kineto_results.experimental_event_tree())
-    while nodes:
-        node = nodes.pop()
-        nodes.extend(node.children)
-        fields = node.extra_fields
-        if isinstance(fields, _ExtraFields_Allocation) and fields.device.type == "cpu":
-            events.append((node.start_time_ns, fields.alloc_size, fields.ptr))
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        profiler.export_chrome_trace(trace)
+        with open(trace) as file:
+            records = json.load(file)
+    records = records["traceEvents"] if isinstance(records, dict) else records
+    events: list[tuple[float, int, int]] = []  # (time, size, address); size < 0 for a free
+    for record in records:
+        args = record.get("args", {})
+        if record.get("name") == "[memory]" and args.get("Device Type") == _CPU:
+            events.append((record["ts"], args["Bytes"], args["Addr"]))
     live: dict[int, int] = {}  # address -> size, of the blocks allocated in the call
     current = peak = 0
     for _, size, address in sorted(events):
