@@ -102,7 +102,7 @@ def version_module(number: int, d: int = 64, hidden: int = 64, heads: int = 8) -
     Versions 1 to 3 are functions (`attention.scaled_dot_product_attention`),
     with no parameters.
 
-    Example:
+    Examples:
         >>> version_module(0, d=4, hidden=3)
         AdditiveAttention(
           (w_q): Linear(in_features=4, out_features=3, bias=False)
@@ -130,7 +130,7 @@ def version_module(number: int, d: int = 64, hidden: int = 64, heads: int = 8) -
 def count_parameters(module: nn.Module | None) -> int:
     """The number of learned scalars in `module` (0 for None).
 
-    Example:
+    Examples:
         >>> count_parameters(nn.Linear(3, 2))  # a 2 x 3 weight and 2 biases
         8
     """
@@ -140,7 +140,7 @@ def count_parameters(module: nn.Module | None) -> int:
 def version_cost(number: int, seq_len: int, d: int = 64, hidden: int = 64, heads: int = 8) -> Cost:
     """FLOPs of version `number` on one sequence of `seq_len` inputs of size `d`.
 
-    Example:
+    Examples:
         >>> version_cost(1, seq_len=10, d=4).total  # 1 query: q k^T, softmax, weights @ V
         190
     """
@@ -173,7 +173,7 @@ def evolution_table(d: int = 64, seq_len: int = 128, hidden: int = 64, heads: in
     Returns:
         Seven `EvolutionRow`s, in version order.
 
-    Example:
+    Examples:
         >>> rows = evolution_table(d=64, seq_len=128, heads=8)
         >>> [row.parameters for row in rows]
         [8256, 0, 0, 0, 8192, 12288, 16640]

@@ -25,7 +25,7 @@ def kv_cache_bytes(
     per element. Fewer key/value heads (grouped-query or multi-query attention)
     shrink it in proportion.
 
-    Example:
+    Examples:
         >>> sizes = dict(num_layers=32, d_head=128, num_positions=4096, bytes_per_element=2)
         >>> kv_cache_bytes(1, num_kv_heads=32, **sizes)   # 32 heads, all with their own keys
         2147483648
@@ -57,7 +57,7 @@ class KVCache:
 
     Meant for inference (under `torch.no_grad()`): the buffers are written in place.
 
-    Example:
+    Examples:
         >>> cache = KVCache(batch=1, num_kv_heads=2, capacity=8, d_head=4)
         >>> keys, values = cache.append(torch.ones(1, 2, 3, 4), torch.ones(1, 2, 3, 4))  # a prompt of 3
         >>> keys, values = cache.append(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))  # one more

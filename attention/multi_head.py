@@ -96,7 +96,7 @@ class MultiHeadAttention(nn.Module):
     Members:
         w_q, w_k, w_v, w_o: `nn.Linear(d_model, d_model, bias=bias)`.
 
-    Example:
+    Examples:
         >>> from attention import causal_mask
         >>> _ = torch.manual_seed(0)
         >>> attend = MultiHeadAttention(d_model=8, num_heads=2)
