@@ -550,14 +550,6 @@ Markdown(
 # 1. For the six logits of Figure 1.1, find the temperature at which the largest weight
 #    is exactly 0.5, to four decimal places. (Figure 1.1 shows that the largest weight only
 #    falls as $\tau$ grows, so bisection works.)
-# 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
-#    $J g = \alpha \odot (g - (\alpha^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
-#    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
-#    operations of each way.
-# 3. `np.log(attention.softmax(z))` returns `-inf` for the second entry of
-#    $z = (0, -800)$, whose true value is $-800$. Write a log-softmax that does not, using
-#    $\log \operatorname{softmax}(z)_i = z_i - m - \log \sum_j e^{z_j - m}$, and compare it
-#    with `torch.log_softmax`.
 
 # %% tags=["solution"]
 # Exercise 1: bisection on the temperature. The largest weight falls as T grows.
@@ -572,8 +564,14 @@ for _ in range(60):
 largest_at_t = attention.softmax_with_temperature(logits, middle).max()
 print(f"τ = {middle:.4f}, largest weight = {largest_at_t:.6f}")
 
+# %% [markdown]
+# 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
+#    $J g = \alpha \odot (g - (\alpha^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
+#    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
+#    operations of each way.
+
 # %% tags=["solution"]
-# Exercise 2. (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
+# Exercise 2: J g without the Jacobian. (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
 # so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2). (Here s holds alpha.)
 z = rng.normal(size=8)
 g = rng.normal(size=8)
@@ -587,6 +585,12 @@ print("max |fast - J g|      =", np.abs(fast - via_matrix).max())
 print("max |fast - autograd| =", np.abs(fast - z_t.grad.numpy()).max())
 # Building J costs about n^2 operations and J @ g about 2 n^2 more; the fast form
 # costs about 4 n: a dot product (2 n), a subtraction and a multiplication.
+
+# %% [markdown]
+# 3. `np.log(attention.softmax(z))` returns `-inf` for the second entry of
+#    $z = (0, -800)$, whose true value is $-800$. Write a log-softmax that does not, using
+#    $\log \operatorname{softmax}(z)_i = z_i - m - \log \sum_j e^{z_j - m}$, and compare it
+#    with `torch.log_softmax`.
 
 # %% tags=["solution"]
 # Exercise 3: a stable log-softmax. Never exponentiate and then take the log.

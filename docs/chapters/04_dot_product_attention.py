@@ -470,14 +470,6 @@ Markdown(
 #    of `attention.AdditiveAttention(4, 6, hidden_size=8)`. Then show that the general
 #    score is still a dot product: $q^\top W^\top k = (W q) \cdot k = q \cdot (W^\top k)$,
 #    so $W$ may be applied to the keys instead. Check that both give the same weights.
-# 2. **Cosine similarity.** Divide every word vector of Figure 4.2 by its length before
-#    taking dot products, so that the score is $\cos\theta$. Does *cat* now prefer itself
-#    to *kitten*? Between which two values can the scores lie, and what does that mean for
-#    how sharp the weights can get?
-# 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
-#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
-#    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
-#    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]
 # Exercise 1: W has d_k * d_q parameters; additive attention d_a (d_q + d_k + 1).
@@ -494,6 +486,12 @@ with torch.no_grad():
     )
 print("max difference:", (on_queries - on_keys).abs().max().item())
 
+# %% [markdown]
+# 2. **Cosine similarity.** Divide every word vector of Figure 4.2 by its length before
+#    taking dot products, so that the score is $\cos\theta$. Does *cat* now prefer itself
+#    to *kitten*? Between which two values can the scores lie, and what does that mean for
+#    how sharp the weights can get?
+
 # %% tags=["solution"]
 # Exercise 2: cosine similarity removes the lengths.
 unit = word_vectors / word_vectors.norm(dim=-1, keepdim=True)  # (words, 6)
@@ -506,6 +504,12 @@ print("cat over [cat, kitten]:", cosine_weights[0, :2].numpy())
 # by a factor of at most e^2: the weights can never get sharp. That is why
 # attention with cosine scores needs a learned scale (a temperature).
 print("largest possible weight ratio:", np.exp(2).round(2))
+
+# %% [markdown]
+# 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
+#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
+#    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
+#    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]
 # Exercise 3: with all sizes d the ratio is (4d^2 + 6nd + 3n) / (4nd + 3n),

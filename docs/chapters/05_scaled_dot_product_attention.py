@@ -478,18 +478,6 @@ Markdown(
 # 1. **Why not divide by $d$?** Repeat the entropy measurement of Figure 5.2 with the
 #    scale $1/d$ instead of $1/\sqrt{d}$. What happens to the weights as $d$ grows, and
 #    why is that as useless as saturation?
-# 2. **Other distributions, other variances.** The derivation never used normality.
-#    Measure $\operatorname{Var}(q \cdot k)/d$ at $d = 256$ for components drawn uniformly
-#    from $[-\sqrt{3}, \sqrt{3}]$ (variance 1), and for normal queries with standard
-#    deviation $\sigma_q = 2$ and keys with $\sigma_k = 1.5$. Predict both results first; what
-#    scale would restore unit variance in general?
-# 3. **A key equal to the query.** The derivation assumes that $q$ and $k$ are
-#    independent. If a key equals the query, what are the mean and the standard deviation
-#    of the scaled score $q \cdot q / \sqrt{d}$ for large $d$? Check with a simulation.
-# 4. **Scale as temperature.** Show numerically that the weights of
-#    `scaled_dot_product_attention` with its default scale equal
-#    `attention.softmax_with_temperature` of the raw scores at temperature $\sqrt{d_k}$,
-#    using the query and keys of "The code" section.
 
 # %% tags=["solution"]
 # Exercise 1: the scale 1/d shrinks the scores' standard deviation to
@@ -503,6 +491,13 @@ for d in dims[::2]:
     h = attention.entropy(w).mean() / np.log(n_keys)
     print(f"d = {d:>4}: entropy / log 16 = {h:.4f}, "
           f"largest weight = {w.max(axis=-1).mean():.4f}")
+
+# %% [markdown]
+# 2. **Other distributions, other variances.** The derivation never used normality.
+#    Measure $\operatorname{Var}(q \cdot k)/d$ at $d = 256$ for components drawn uniformly
+#    from $[-\sqrt{3}, \sqrt{3}]$ (variance 1), and for normal queries with standard
+#    deviation $\sigma_q = 2$ and keys with $\sigma_k = 1.5$. Predict both results first; what
+#    scale would restore unit variance in general?
 
 # %% tags=["solution"]
 # Exercise 2: Var(q_j k_j) = E[q_j^2] E[k_j^2] = sigma_q^2 sigma_k^2 for any
@@ -519,6 +514,11 @@ ks = rng.normal(scale=1.5, size=(n, d))
 ratio_s = (qs * ks).sum(axis=1).var() / d
 print(f"sigma_q = 2, sigma_k = 1.5: Var/d = {ratio_s:.3f}  (predicted 9)")
 
+# %% [markdown]
+# 3. **A key equal to the query.** The derivation assumes that $q$ and $k$ are
+#    independent. If a key equals the query, what are the mean and the standard deviation
+#    of the scaled score $q \cdot q / \sqrt{d}$ for large $d$? Check with a simulation.
+
 # %% tags=["solution"]
 # Exercise 3: q.q = sum q_j^2 has mean d and variance 2d (Var(q_j^2) = 2
 # for a standard normal), so q.q / sqrt(d) has mean sqrt(d) and standard
@@ -531,6 +531,12 @@ for d in [16, 256, 1024]:
     print(f"d = {d:>4}: mean {self_scores.mean():6.2f} "
           f"(sqrt(d) = {np.sqrt(d):4.1f}), std {self_scores.std():.3f} "
           f"(sqrt(2) = {np.sqrt(2):.3f})")
+
+# %% [markdown]
+# 4. **Scale as temperature.** Show numerically that the weights of
+#    `scaled_dot_product_attention` with its default scale equal
+#    `attention.softmax_with_temperature` of the raw scores at temperature $\sqrt{d_k}$,
+#    using the query and keys of "The code" section.
 
 # %% tags=["solution"]
 # Exercise 4: dividing the scores by sqrt(d_k) is a softmax at temperature

@@ -489,14 +489,6 @@ Markdown(
 # 1. **Predict the shapes.** Queries of shape `(2, 1, 3, 8)`, keys `(4, 5, 8)` and values
 #    `(4, 5, 2)`: what are the shapes of the weights and the output? Check with both
 #    implementations. Then change the keys to `(3, 5, 8)` and explain the error.
-# 2. **Order.** Show numerically that permuting the rows of $Q$ permutes the rows of the
-#    output in the same way, and that permuting the rows of $K$ and $V$ together leaves
-#    the output unchanged. What does the second fact say about word order?
-# 3. **einsum.** Write version 3 for `(batch, heads, T, d)` arrays with `np.einsum`,
-#    without `@`, and compare it with `attention.numpy_scaled_dot_product_attention`.
-# 4. **Memory.** The weights have $T_q \times T_k$ entries per head and per sequence.
-#    How many bytes do they take in float32 for a batch of 8 sequences of 4096 tokens
-#    attending to themselves, with 16 heads?
 
 # %% tags=["solution"]
 # Exercise 1: the batch dims (2, 1) and (4,) broadcast to (2, 4), so the
@@ -518,6 +510,11 @@ try:
 except ValueError as error:
     print("ValueError:", error)
 
+# %% [markdown]
+# 2. **Order.** Show numerically that permuting the rows of $Q$ permutes the rows of the
+#    output in the same way, and that permuting the rows of $K$ and $V$ together leaves
+#    the output unchanged. What does the second fact say about word order?
+
 # %% tags=["solution"]
 # Exercise 2: each output row depends only on its own query (so permuting
 # the queries permutes the outputs), and a weighted sum over the keys does
@@ -532,6 +529,10 @@ print("keys permuted:    max gap =", np.abs(output - out_pk).max())
 # every output stays the same. Models that care about word order must put
 # position information into the vectors themselves.
 
+# %% [markdown]
+# 3. **einsum.** Write version 3 for `(batch, heads, T, d)` arrays with `np.einsum`,
+#    without `@`, and compare it with `attention.numpy_scaled_dot_product_attention`.
+
 # %% tags=["solution"]
 # Exercise 3: the two products as sums over named indices.
 def einsum_attention(q, k, v):
@@ -542,6 +543,11 @@ def einsum_attention(q, k, v):
 
 gap = np.abs(einsum_attention(q64, k64, v64) - out_np).max()
 print("max |einsum - package| =", gap)
+
+# %% [markdown]
+# 4. **Memory.** The weights have $T_q \times T_k$ entries per head and per sequence.
+#    How many bytes do they take in float32 for a batch of 8 sequences of 4096 tokens
+#    attending to themselves, with 16 heads?
 
 # %% tags=["solution"]
 # Exercise 4: 8 sequences x 16 heads x 4096 x 4096 weights x 4 bytes each.

@@ -351,18 +351,9 @@ Markdown(
 #    run with the query $q (W^K)^\top$ on the raw $X$, followed by $W^V$. (Use
 #    `scale=` to keep the same $1/\sqrt{d_k}$.) Why does the model still learn them
 #    inside the attention layer?
-# 2. **Padding.** Batch the agreement example with a second source sentence,
-#    *a cat saw the mice* (five words too), and with a third that is only *cats saw*,
-#    padded with three zero rows. Pass `attention.padding_mask` as the mask. Check that
-#    the padded rows get zero weight and that the third sentence's output is the same
-#    as when it is run alone without padding.
-# 3. **Two questions, one query.** The verb position would also like the verb itself,
-#    to know *which* verb to write. Add `W_K[2, 2] = 1.0` so that the verb position
-#    finds both *saw* and *cats*, and look at its weights and its output. What has
-#    happened to the number it needs, and why can one set of weights not answer two
-#    questions at once?
 
 # %% tags=["solution"]
+# Exercise 1: Where the matrices could live.
 d_x, d_k, d_v = 6, 4, 3
 X1 = torch.randn(5, d_x, dtype=torch.float64)
 q1 = torch.randn(2, d_k, dtype=torch.float64)
@@ -380,7 +371,15 @@ print("largest difference:", (inside - outside).abs().max().item())
 # and the queries may have different sizes, and the layer owns the question of
 # how two sequences with differently-meant features are compared.
 
+# %% [markdown]
+# 2. **Padding.** Batch the agreement example with a second source sentence,
+#    *a cat saw the mice* (five words too), and with a third that is only *cats saw*,
+#    padded with three zero rows. Pass `attention.padding_mask` as the mask. Check that
+#    the padded rows get zero weight and that the third sentence's output is the same
+#    as when it is run alone without padding.
+
 # %% tags=["solution"]
+# Exercise 2: Padding.
 mice = torch.tensor([
     [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # a
     [0.0, 1.0, 0.0, 0.0, 0.0, 1.0],  # cat
@@ -401,7 +400,15 @@ print("verb's plural: cats", out_b[0, 1, 0].item(), " cat", out_b[1, 1, 0].item(
 # The object position of "cats saw" finds no object: all its keys score 0,
 # so it spreads its weight evenly over the two real words.
 
+# %% [markdown]
+# 3. **Two questions, one query.** The verb position would also like the verb itself,
+#    to know *which* verb to write. Add `W_K[2, 2] = 1.0` so that the verb position
+#    finds both *saw* and *cats*, and look at its weights and its output. What has
+#    happened to the number it needs, and why can one set of weights not answer two
+#    questions at once?
+
 # %% tags=["solution"]
+# Exercise 3: Two questions, one query.
 W_K3 = W_K.clone()
 W_K3[2, 2] = 1.0  # the verb is now found by the verb position too
 with torch.no_grad():

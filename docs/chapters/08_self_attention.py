@@ -348,16 +348,9 @@ Markdown(
 #    `attention.causal_mask(6)`. Check that the first word's output is just its own
 #    value, $x_1 W^V$. Then shuffle the words as in Figure 8.2: is the output still
 #    the shuffled output? Why not?
-# 2. **Tied queries and keys.** Make $W^Q = W^K$ (copy `w_k`'s weight into `w_q`).
-#    How often does a word now attend most to itself, over the 500 random sentences?
-#    Show that the scores are then symmetric, and explain with Cauchy–Schwarz why the
-#    diagonal is favored again.
-# 3. **Positions by hand.** Give each position a vector of its own: append to each
-#    word's embedding a one-hot vector of its position (three extra features for
-#    three-word sentences). Build a `SelfAttention(11)` and show that *dog* now gets
-#    different outputs in *dog bites man* and *man bites dog*.
 
 # %% tags=["solution"]
+# Exercise 1: The causal mask and order.
 causal = attention.causal_mask(6)  # (6, 6), True = may attend
 with torch.no_grad():
     out_m, w_m = layer(X, causal)
@@ -371,7 +364,14 @@ print("vs shuffled output:", (out_ms - out_m[:, order]).abs().max().item())
 # A causal mask gives each position a different view of the sequence: a
 # decoder gets some sense of order from it, an encoder (no mask) gets none.
 
+# %% [markdown]
+# 2. **Tied queries and keys.** Make $W^Q = W^K$ (copy `w_k`'s weight into `w_q`).
+#    How often does a word now attend most to itself, over the 500 random sentences?
+#    Show that the scores are then symmetric, and explain with Cauchy–Schwarz why the
+#    diagonal is favored again.
+
 # %% tags=["solution"]
+# Exercise 2: Tied queries and keys.
 tied = attention.SelfAttention(d_model=8)
 tied.load_state_dict(layer.state_dict())
 with torch.no_grad():
@@ -387,7 +387,14 @@ print(f"attending most to itself: {self_first_tied:.1%}")
 # |x_i W| |x_j W|, so a word's own score |x_i W|^2 wins unless another word's
 # projection is longer and points nearly the same way.
 
+# %% [markdown]
+# 3. **Positions by hand.** Give each position a vector of its own: append to each
+#    word's embedding a one-hot vector of its position (three extra features for
+#    three-word sentences). Build a `SelfAttention(11)` and show that *dog* now gets
+#    different outputs in *dog bites man* and *man bites dog*.
+
 # %% tags=["solution"]
+# Exercise 3: Positions by hand.
 def embed_with_positions(sentence: str) -> torch.Tensor:
     """(1, 3, 11): each word's embedding followed by a one-hot of its position."""
     x = embed(sentence)[0]  # (3, 8)

@@ -582,12 +582,6 @@ Markdown(
 #    other in both directions, while the positions after the prompt are causal. Build
 #    this mask for $T = 6$, $T_p = 3$ from `attention.causal_mask` and one more boolean
 #    tensor, and check which keys queries 1 and 4 may attend to.
-# 2. A *sliding-window* causal mask lets query $i$ see only keys
-#    $i - w < j \le i$. Build it for $T = 8$, $w = 3$ by combining two masks, and
-#    count the allowed keys of each query.
-# 3. Dropout keeps each weight's expected value. Check it: average the weights of
-#    Figure 9.4 over 2000 draws of dropout in training mode and compare the average
-#    with the eval-mode weights.
 
 # %% tags=["solution"]
 # Exercise 1: causal, OR "both positions are in the prompt".
@@ -599,6 +593,11 @@ print(prefix.int())
 print("query 1 sees keys", prefix[1].nonzero().flatten().tolist())  # prompt
 print("query 4 sees keys", prefix[4].nonzero().flatten().tolist())  # its past
 
+# %% [markdown]
+# 2. A *sliding-window* causal mask lets query $i$ see only keys
+#    $i - w < j \le i$. Build it for $T = 8$, $w = 3$ by combining two masks, and
+#    count the allowed keys of each query.
+
 # %% tags=["solution"]
 # Exercise 2: causal AND "not more than w - 1 positions back".
 T, w = 8, 3
@@ -606,6 +605,11 @@ i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
 window = attention.causal_mask(T) & (j > i - w)  # (T, T)
 print(window.int())
 print("allowed keys per query:", window.sum(dim=-1).tolist())
+
+# %% [markdown]
+# 3. Dropout keeps each weight's expected value. Check it: average the weights of
+#    Figure 9.4 over 2000 draws of dropout in training mode and compare the average
+#    with the eval-mode weights.
 
 # %% tags=["solution"]
 # Exercise 3: the mean of many dropped-out weight matrices.

@@ -408,16 +408,6 @@ Markdown(
 # 1. Check that head 1's queries, the slice `split_heads(w_q(x))[:, 1]`, are what a
 #    separate projection with rows $d_{\text{head}}$ to $2 d_{\text{head}} - 1$ of
 #    `w_q.weight` (and the same slice of the bias) gives.
-# 2. Each head's score matrix $Q_i K_i^\top$ is $T \times T$ but is built from vectors of
-#    size $d_{\text{head}}$, so its rank is at most $d_{\text{head}}$. For random inputs
-#    with $T = 32$ and $d_{\text{model}} = 64$, compute the rank of head 0's score
-#    matrix for 1, 4, 16 and 64 heads. What do many heads give up?
-# 3. *Multi-query attention* keeps $h$ query heads but only one key head and one value
-#    head, shared by all of them, which shrinks what a generating model must cache.
-#    Count its parameters for $d_{\text{model}} = 512$, $h = 8$ (without biases), and run
-#    it with `attention.scaled_dot_product_attention`, letting a key tensor of shape
-#    `(batch, 1, T, d_head)` broadcast against queries of shape
-#    `(batch, heads, T, d_head)`.
 
 # %% tags=["solution"]
 # Exercise 1: head 1 uses rows d_head .. 2 d_head - 1 of w_q.weight (W_q^T).
@@ -427,6 +417,12 @@ rows_1 = slice(dh, 2 * dh)
 separate = x1 @ mha.w_q.weight[rows_1].T + mha.w_q.bias[rows_1]  # (2, 5, 4)
 sliced = mha.split_heads(mha.w_q(x1))[:, 1]  # (batch, T, d_head)
 print("max |difference|:", (separate - sliced).abs().max().item())
+
+# %% [markdown]
+# 2. Each head's score matrix $Q_i K_i^\top$ is $T \times T$ but is built from vectors of
+#    size $d_{\text{head}}$, so its rank is at most $d_{\text{head}}$. For random inputs
+#    with $T = 32$ and $d_{\text{model}} = 64$, compute the rank of head 0's score
+#    matrix for 1, 4, 16 and 64 heads. What do many heads give up?
 
 # %% tags=["solution"]
 # Exercise 2: the rank of one head's scores is at most d_head.
@@ -441,6 +437,14 @@ for h in [1, 4, 16, 64]:
 # With d_head = 1 a head's scores are an outer product: every query ranks
 # the keys in the same order (or reversed). Many tiny heads trade expressive
 # heads for more of them.
+
+# %% [markdown]
+# 3. *Multi-query attention* keeps $h$ query heads but only one key head and one value
+#    head, shared by all of them, which shrinks what a generating model must cache.
+#    Count its parameters for $d_{\text{model}} = 512$, $h = 8$ (without biases), and run
+#    it with `attention.scaled_dot_product_attention`, letting a key tensor of shape
+#    `(batch, 1, T, d_head)` broadcast against queries of shape
+#    `(batch, heads, T, d_head)`.
 
 # %% tags=["solution"]
 # Exercise 3: multi-query attention, with one shared key head and value head.

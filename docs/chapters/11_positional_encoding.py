@@ -521,17 +521,9 @@ Markdown(
 #    `sinusoidal_encoding(2048, 512)` has length $\sqrt{256} = 16$, and explain why
 #    with $\sin^2 + \cos^2 = 1$. What is then the cosine similarity of positions $p$
 #    and $p + \Delta p$, in terms of the dot product?
-# 2. **Too long a sentence.** Run `PositionalEncoding(d_model=16, max_len=10)` on a
-#    batch of shape `(1, 12, 16)` and read the error. How would you fix it for the
-#    sinusoidal encoding, and why is there no such fix for a learned table?
-# 3. **The slowest pair.** For $d_{\text{model}} = 512$, compute the wavelength of the
-#    last pair, $i = 255$. How far round its circle does it turn over 512 positions, in
-#    degrees?
-# 4. **Shifts compose.** Check numerically that $R_{\Delta p_1} R_{\Delta p_2} = R_{\Delta p_1 + \Delta p_2}$ and
-#    $R_{-\Delta p} = R_{\Delta p}^\top$ for a few offsets, and say in words what each identity means.
 
 # %% tags=["solution"]
-# Exercise 1
+# Exercise 1: Every row has the same length.
 table_512 = attention.sinusoidal_encoding(2048, 512, dtype=torch.float64)
 lengths = table_512.norm(dim=-1)  # (2048,)
 print(f"row lengths: min {lengths.min():.12f}, max {lengths.max():.12f}")
@@ -540,8 +532,13 @@ print(f"row lengths: min {lengths.min():.12f}, max {lengths.max():.12f}")
 # sqrt(d_model/2), the cosine similarity is the dot product divided by d_model/2:
 # cos(PE_p, PE_{p+dp}) = (2 / d_model) * sum_i cos(dp omega_i), dp the offset.
 
+# %% [markdown]
+# 2. **Too long a sentence.** Run `PositionalEncoding(d_model=16, max_len=10)` on a
+#    batch of shape `(1, 12, 16)` and read the error. How would you fix it for the
+#    sinusoidal encoding, and why is there no such fix for a learned table?
+
 # %% tags=["solution"]
-# Exercise 2
+# Exercise 2: Too long a sentence.
 short = attention.PositionalEncoding(d_model=16, max_len=10)
 try:
     short(torch.zeros(1, 12, 16))  # (batch, T=12, d_model)
@@ -554,8 +551,13 @@ print("same first rows:", torch.equal(short.encoding, longer.encoding[:10]))
 # first rows do not change). A learned table has no rows beyond max_len,
 # and rows added later would be untrained: the model must train further.
 
+# %% [markdown]
+# 3. **The slowest pair.** For $d_{\text{model}} = 512$, compute the wavelength of the
+#    last pair, $i = 255$. How far round its circle does it turn over 512 positions, in
+#    degrees?
+
 # %% tags=["solution"]
-# Exercise 3
+# Exercise 3: The slowest pair.
 omega_last = frequencies(512)[-1].item()  # 10000 ** (-510 / 512)
 turn = math.degrees(512 * omega_last)
 print(f"wavelength of pair 255: {2 * math.pi / omega_last:,.0f} positions")
@@ -563,8 +565,12 @@ print(f"turn over 512 positions: {turn:.1f} degrees")
 # The slowest pair barely moves over a typical sequence: it is close to
 # constant, which is why the bottom of the table in Figure 11.1 looks flat.
 
+# %% [markdown]
+# 4. **Shifts compose.** Check numerically that $R_{\Delta p_1} R_{\Delta p_2} = R_{\Delta p_1 + \Delta p_2}$ and
+#    $R_{-\Delta p} = R_{\Delta p}^\top$ for a few offsets, and say in words what each identity means.
+
 # %% tags=["solution"]
-# Exercise 4
+# Exercise 4: Shifts compose.
 def shift(k: int) -> torch.Tensor:
     """M_k for d_model = 64."""
     return offset_matrix(k, 64)

@@ -722,17 +722,6 @@ Markdown(
 # 1. **When the weights reach a gigabyte.** For one sequence, at what length $T$ do
 #    the attention weights of one layer, stored in float16 (2 bytes a number), exceed
 #    1 GB ($10^9$ bytes) with 8 heads? With 32 heads?
-# 2. **A 12-layer model at $T = 8192$.** GPT-2 small
-#    ([Radford et al., 2019](../reference/references.md#radford2019)) has 12 layers,
-#    $d = 768$ and 12 heads. Count the FLOPs of its 12 self-attention layers (with
-#    their projections) for one sequence of 8192 tokens, and the share that grows like
-#    $T^2$. How long would they take at $10^{12}$ FLOP/s, and how much memory would
-#    training keep for their float32 weights?
-# 3. **What a causal mask wastes.** With a causal mask, query $i$ may only see keys
-#    $0$ to $i$. The explicit core still computes all $T^2$ scores and multiplies all
-#    $T^2$ weights by $V$. For $T = 1024$, what share of the score FLOPs is spent on
-#    masked entries? Check the share of weights that come out exactly 0 with
-#    `attention.scaled_dot_product_attention` and `attention.causal_mask`.
 
 # %% tags=["solution"]
 # Exercise 1: the weights take heads * T^2 * 2 bytes.
@@ -743,6 +732,14 @@ for heads in [8, 32]:
     print(f"{heads:2d} heads: above 1 GB from T = {T:,} "
           f"({heads * T * T * 2 / 1e9:.4f} GB; at T - 1: "
           f"{heads * (T - 1) ** 2 * 2 / 1e9:.4f} GB)")
+
+# %% [markdown]
+# 2. **A 12-layer model at $T = 8192$.** GPT-2 small
+#    ([Radford et al., 2019](../reference/references.md#radford2019)) has 12 layers,
+#    $d = 768$ and 12 heads. Count the FLOPs of its 12 self-attention layers (with
+#    their projections) for one sequence of 8192 tokens, and the share that grows like
+#    $T^2$. How long would they take at $10^{12}$ FLOP/s, and how much memory would
+#    training keep for their float32 weights?
 
 # %% tags=["solution"]
 # Exercise 2: 12 layers of d = 768, 12 heads, T = 8192.
@@ -756,6 +753,13 @@ print(f"at 1e12 FLOP/s: {total / 1e12:.2f} s")
 weights_bytes = layers * heads * T * T * 4  # float32 (heads, T, T) per layer
 print(f"weights kept for training: {weights_bytes / 2**30:.1f} GiB "
       "per sequence")
+
+# %% [markdown]
+# 3. **What a causal mask wastes.** With a causal mask, query $i$ may only see keys
+#    $0$ to $i$. The explicit core still computes all $T^2$ scores and multiplies all
+#    $T^2$ weights by $V$. For $T = 1024$, what share of the score FLOPs is spent on
+#    masked entries? Check the share of weights that come out exactly 0 with
+#    `attention.scaled_dot_product_attention` and `attention.causal_mask`.
 
 # %% tags=["solution"]
 # Exercise 3: query t needs t + 1 of the T scores in its row.

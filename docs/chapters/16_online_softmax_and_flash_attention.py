@@ -877,13 +877,6 @@ Markdown(
 #    $L = m + \log \ell$. Show on random pieces of a row that merging two states is
 #    `torch.logaddexp` of their $L$, and that merging all pieces gives
 #    `torch.logsumexp` of the row.
-# 2. For causal attention with $T = 4096$, count the tiles that are computed, masked
-#    and skipped for block sizes 32 to 512, and the fraction of the computed scores
-#    that the mask throws away. What does it tend to as the blocks shrink, and what
-#    does the total number of tiles do?
-# 3. Check the gradient of `tiled_attention` with `torch.autograd.gradcheck` in
-#    float64, causal, with 5 queries, 7 keys and blocks of 3, and confirm that
-#    `TiledAttentionFunction` saves no tensor with a $T_q \times T_k$ shape.
 
 # %% tags=["solution"]
 # Exercise 1: merging states is logaddexp on L = m + log(l).
@@ -898,6 +891,12 @@ for m_next, l_next in states[1:]:
 print("merged states, m + log l:", (m + torch.log(l)).item())
 print("logaddexp of the pieces: ", big_l.item())
 print("torch.logsumexp(row):    ", torch.logsumexp(row, 0).item())
+
+# %% [markdown]
+# 2. For causal attention with $T = 4096$, count the tiles that are computed, masked
+#    and skipped for block sizes 32 to 512, and the fraction of the computed scores
+#    that the mask throws away. What does it tend to as the blocks shrink, and what
+#    does the total number of tiles do?
 
 # %% tags=["solution"]
 # Exercise 2: tiles of causal attention at T = 4096, by block size.
@@ -919,6 +918,11 @@ for block in [32, 64, 128, 256, 512]:
           f"{wasted:.3f}")
 # The waste is about block / (T + block): it goes to 0 as blocks shrink, but
 # the number of tiles, and with it the overhead per tile, grows as 1 / block^2.
+
+# %% [markdown]
+# 3. Check the gradient of `tiled_attention` with `torch.autograd.gradcheck` in
+#    float64, causal, with 5 queries, 7 keys and blocks of 3, and confirm that
+#    `TiledAttentionFunction` saves no tensor with a $T_q \times T_k$ shape.
 
 # %% tags=["solution"]
 # Exercise 3: gradcheck compares the backward with finite differences.
