@@ -142,7 +142,7 @@ def version_cost(number: int, seq_len: int, d: int = 64, hidden: int = 64, heads
 
     Examples:
         >>> version_cost(1, seq_len=10, d=4).total  # 1 query: q k^T, softmax, weights @ V
-        190
+        210
     """
     _check_number(number)
     _check_sizes(d, seq_len, hidden, heads, split=number == 6)

@@ -10,10 +10,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from attention import AdditiveAttention, MultiHeadAttention, scaled_dot_product_attention
 from attention.cost import (
+    SOFTMAX_FLOPS_PER_SCORE,
     additive_attention_cost,
     dot_product_attention_cost,
     matmul_flops,
     multi_head_attention_cost,
+    softmax_flops,
 )
 
 sizes = st.integers(1, 9)
@@ -73,3 +75,21 @@ def test_sizes_must_be_positive_integers(bad):
 def test_heads_must_divide_the_model_size():
     with pytest.raises(ValueError, match="d_model=10 is not divisible by num_heads=3"):
         multi_head_attention_cost(4, 4, 10, 3)
+
+
+def test_softmax_counts_five_flops_per_score():
+    # max, subtract, exp, sum, divide: one FLOP each per score
+    assert softmax_flops(3, 7) == 5 * 3 * 7
+    assert SOFTMAX_FLOPS_PER_SCORE == 5
+
+
+@settings(deadline=None, max_examples=25)
+@given(tq=sizes, tk=sizes, dk=sizes, dv=sizes, scaled=st.booleans())
+def test_dot_product_elementwise_is_the_softmax_and_the_scale(tq, tk, dk, dv, scaled):
+    cost = dot_product_attention_cost(tq, tk, dk, dv, scaled=scaled)
+    assert cost.elementwise == 5 * tq * tk + (tq * dk if scaled else 0)
+
+
+def test_additive_elementwise_is_add_tanh_and_the_softmax():
+    # (queries, keys, hidden) add and tanh, then a softmax over (queries, keys)
+    assert additive_attention_cost(2, 3, 4, 5, 6, 7).elementwise == 2 * 2 * 3 * 6 + 5 * 2 * 3
