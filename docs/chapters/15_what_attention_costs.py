@@ -25,8 +25,8 @@
 # `torch.nn.functional.scaled_dot_product_attention`, and the whole
 # `torch.nn.MultiheadAttention` layer), and the share of the machine's matrix-multiply
 # rate that each one reaches. The measurements change from machine to machine and
-# from build to build; every measured figure names the hardware and the library
-# versions it ran on.
+# from build to build; the page says once, before the measurements, which hardware and
+# library versions they ran on.
 
 # %%
 import os
@@ -34,8 +34,6 @@ import os
 # Torch reads these once, when it loads: set them before `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle threads sleep
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # big tensors: 2 MiB pages
-
-import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -68,19 +66,23 @@ torch.set_num_threads(os.cpu_count() or 1)  # the measurements use every core
 # |---|---|---|---|
 # | project | $Q = X W^Q$, $K = X W^K$, $V = X W^V$ | $3 \times (T, d)$ | $3 \cdot 2 T d^2$ |
 # | score | $Q_i K_i^\top / \sqrt{d_{\text{head}}}$ in every head $i$ | $(h, T, T)$ | $h \cdot 2 T^2 d_{\text{head}} = 2 T^2 d$ |
-# | softmax | a softmax over every row | $(h, T, T)$ | $3 h T^2$ |
+# | softmax | a softmax over every row | $(h, T, T)$ | $5 h T^2$ |
 # | pool | weights times $V_i$ in every head | $(h, T, d_{\text{head}})$ | $2 T^2 d$ |
 # | mix | concatenate the heads, times $W^O$ | $(T, d)$ | $2 T d^2$ |
 #
 # The FLOPs follow the conventions of `attention.cost`: a product of a $(d_1, d_2)$ and a
-# $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and the softmax's
-# exponential, sum and division cost one FLOP per entry each. Adding up, and leaving
+# $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and a softmax
+# costs 5 FLOPs per entry, one for each of its steps: the row's maximum (a comparison),
+# subtracting it, the exponential, the sum and the division. The maximum and the
+# subtraction are what keep the exponential from overflowing
+# ([Chapter 1](01_softmax.py)), and [Chapter 16](16_online_softmax_and_flash_attention.py)
+# builds on them, so they count like the rest. Adding up, and leaving
 # out the scale ($T d$, folded into the queries) and the biases:
 #
 # $$
 # \underbrace{8 T d^2}_{\text{projections}}
 # \; + \; \underbrace{4 T^2 d}_{QK^\top \text{ and weights} \cdot V}
-# \; + \; \underbrace{3 h T^2}_{\text{softmax}} .
+# \; + \; \underbrace{5 h T^2}_{\text{softmax}} .
 # $$
 #
 # The projections grow like $T$: every position is multiplied by the same four
@@ -132,7 +134,7 @@ gflops = {
     "projections: 8Td²": [s["projections"] / 1e9 for s in by_step],
     "QKᵀ and weights · V: 4T²d":
         [(s["scores"] + s["weights @ V"]) / 1e9 for s in by_step],
-    "softmax: 3hT²": [s["softmax"] / 1e9 for s in by_step],
+    "softmax: 5hT²": [s["softmax"] / 1e9 for s in by_step],
 }
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 for (label, values), marker in zip(gflops.items(), ["o-", "s-", "^-"]):
@@ -158,7 +160,7 @@ Markdown(
     f"logarithmic. On such axes $T$ is a line of slope 1 and $T^2$ a line of slope 2. "
     f"The projections cost more up to $T = 2d = {crossover}$ (dotted line), the "
     f"$T^2$ matrix products more beyond it. The softmax stays below both: per score "
-    f"it costs 3 FLOPs where the two matrix products cost $4 d_{{\\text{{head}}}} = "
+    f"it costs {softmax_flops(1, 1)} FLOPs where the two matrix products cost $4 d_{{\\text{{head}}}} = "
     f"{4 * d_head}$."
 )
 
@@ -288,22 +290,21 @@ Markdown(
 #   allocator while the function runs (with `torch.profiler`) and returns the largest
 #   number of bytes held at once.
 #
-# The setup cell set three environment variables before torch loaded, because torch
-# reads them only then. The first lets idle worker threads sleep instead of spinning,
-# which on a machine shared with other work keeps a spinning thread from holding the
-# core the next operation needs; the second backs large tensors with 2 MiB pages,
-# saving the explicit core a page fault per 4 KiB of every fresh $T \times T$ tensor;
-# the third keeps the profiler from printing. The package's benchmark
-# (`python -m attention.benchmark`) does the same. The numbers below were measured
-# while this page was built, on this machine:
+# The setup cell sets `OMP_WAIT_POLICY` and `THP_MEM_ALLOC_ENABLE` before torch
+# loads, because torch reads them only then. `OMP_WAIT_POLICY=PASSIVE` lets idle
+# worker threads sleep instead of spinning, which on a machine shared with other work
+# keeps a spinning thread from holding the core the next operation needs;
+# `THP_MEM_ALLOC_ENABLE=1` backs large tensors with 2 MiB pages, saving the explicit
+# core a page fault per 4 KiB of every fresh $T \times T$ tensor. The package's
+# benchmark (`python -m attention.benchmark`) does the same.
 
-# %% tags=["measured"]
-machine = describe_machine()
-hardware = machine.split(";")[0]  # CPU, number of logical CPUs, OS
-machine_label = textwrap.fill(
-    f"{hardware}; torch {torch.__version__}, "
-    f"{torch.get_num_threads()} threads, float32", 90)
-print(machine)
+# %% tags=["remove-input", "measured"]
+hardware = describe_machine().split(";")[0]  # CPU, number of logical CPUs, OS
+Markdown(
+    f"Every time, memory size and rate below was measured while this page was built, "
+    f"on this machine: {hardware}, with torch {torch.__version__} on "
+    f"{torch.get_num_threads()} threads, in float32."
+)
 
 # %% [markdown]
 # ### The machine's matrix-multiply rate
@@ -404,14 +405,13 @@ def slope(xs, ys) -> float:
 
 
 def measured_axes(ylabel: str, yscale: str = "log"):
-    """Axes over the measured lengths, titled with the machine."""
+    """Axes over the measured lengths."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     ax.set(xscale="log", yscale=yscale, xlabel="sequence length T",
            ylabel=ylabel)
     ax.set_xticks(lengths, [str(T) for T in lengths])
     ax.minorticks_off()
     ax.yaxis.set_major_formatter("{x:g}")
-    ax.set_title(machine_label, fontsize=8, loc="left")
     return ax
 
 
@@ -430,7 +430,7 @@ plt.show()
 # %% tags=["remove-input", "measured"]
 Markdown(
     f"**Figure 15.2.** Median time of one forward pass against the sequence length, "
-    f"both axes logarithmic, measured while this page was built ({machine}). The "
+    f"both axes logarithmic, measured while this page was built. The "
     f"slopes in the legend are fitted to the three longest lengths, "
     f"{lengths[-3]} to {lengths[-1]}; the dotted line has slope 2, the slope of "
     f"$T^2$. These times change from machine to machine and from build to build, and "
@@ -512,7 +512,7 @@ plt.show()
 Markdown(
     f"**Figure 15.3.** Peak memory of one forward pass against the sequence length, "
     f"both axes logarithmic, measured with torch's allocator while this page was "
-    f"built ({machine}). Memory depends much less on the machine than time does, "
+    f"built. Memory depends much less on the machine than time does, "
     f"but it can change with the PyTorch version and the number of threads."
 )
 
@@ -603,7 +603,7 @@ Markdown(
     f"**Figure 15.4.** Counted FLOPs per second of each implementation, as a "
     f"percentage of the fastest rate of a {n} × {n} float32 matrix product in this "
     f"chapter's measurements ({best_rate / 1e9:.1f} GFLOP/s; dotted line: 100%), "
-    f"measured while this page was built ({machine}). Both the times and the reference are measured, so the shares "
+    f"measured while this page was built. Both the times and the reference are measured, so the shares "
     f"move from build to build, the more so on a busy machine."
 )
 

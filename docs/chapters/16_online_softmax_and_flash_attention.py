@@ -250,27 +250,33 @@ for name, (m, l) in groupings.items():
 # we take a block of $B_q$ queries and a block of $B_k$ keys at once: the scores of the
 # block pair are a $B_q \times B_k$ *tile*, computed with one matrix product; the
 # block's maxima update the $B_q$ running maxima; the tile of $e^{s - m}$ times the
-# block of values updates the $B_q \times d$ accumulator. This is the inner loop of
-# `attention.tiled_attention` (its `_forward` in `attention/tiling.py`, read from the package):
+# block of values updates the $B_q \times d$ accumulator. Here is the forward pass of
+# `attention.tiled_attention`, read from the package: `_forward` and the two small
+# helpers it calls for the causal mask, `_key_stop` and `_score_tile`. Under a causal
+# mask, `offset` is $T_k - T_q$ (query $i$ may see key $j$ when $j \le i +$ `offset`);
+# without a mask it is `None`.
 
 # %% tags=["remove-input"]
 import inspect  # noqa: E402
 
 import attention.tiling as tiled_module  # noqa: E402
 
-source = inspect.getsource(tiled_module._forward).splitlines()
-start = next(i for i, line in enumerate(source) if "for q_start" in line)
-stop = next(i for i, line in enumerate(source) if "output[..., q_start" in line)
-for line in source[start:stop + 1]:
-    line = line[4:]  # one level less indentation
-    if len(line) > 79 and "  #" in line:  # keep the listing narrow
-        line = line[: line.index("  #")]
-    print(line)
+for function in (tiled_module._key_stop, tiled_module._score_tile, tiled_module._forward):
+    for line in inspect.getsource(function).splitlines():
+        code = line.lstrip()
+        if len(line) > 79 and "  #" in code and not code.startswith("#"):
+            line = line[: line.rindex("  #")]  # keep the listing narrow
+        print(line)
+    print()
 
 # %% [markdown]
 # The outer loop takes the queries one block at a time and starts each block with
-# $m = -\infty$, $\ell = 0$, $\tilde o = 0$; the inner loop sweeps the key blocks;
-# `online_softmax_step` returns the correction and the tile's exponentials; after the
+# $m = -\infty$, $\ell = 0$, $\tilde o = 0$; the inner loop sweeps the key blocks, and
+# under a causal mask it stops at `_key_stop`, past which every key is in the future of
+# every query of the block. `_score_tile` computes a tile of scores and, only for a
+# tile that straddles the diagonal, sets the scores of future keys to $-\infty$ (the
+# lower triangle kept by `tril` is the keys $j \le i +$ `offset`, shifted by the tile's
+# corner); `online_softmax_step` returns the correction and the tile's exponentials; after the
 # last key block, the accumulator is divided by $\ell$ (guarded for a query that may
 # see no key at all). Memory holds one tile of scores at a time, plus the running
 # state of one query block: $B_q \times B_k + B_q (d + 2)$ numbers, whatever $T$ is.
@@ -558,8 +564,7 @@ for T in lengths:
 
 machine = (f"{platform.machine()}, {os.cpu_count()} logical CPUs, "
            f"{platform.system()}, torch {torch.__version__}, "
-           f"{torch.get_num_threads()} thread(s)")
-print(f"measured on {machine}")
+           f"{torch.get_num_threads()} thread")
 
 # %% tags=["remove-input", "measured"]
 plain = plt.FuncFormatter(lambda y, _: f"{y:g}")  # 0.5, 1, 10: not 10^0
@@ -582,7 +587,6 @@ for ax, mode in zip(axes, ("fwd", "fwd+bwd")):
     ax.yaxis.set_major_formatter(plain)
 axes[0].set_ylabel("peak memory, MiB (log scale)")
 axes[0].legend()
-fig.suptitle(f"measured on {machine}", fontsize=8)
 plt.show()
 
 # %% tags=["remove-input", "measured"]
@@ -640,7 +644,6 @@ ax.set_xticks(lengths, [str(T) for T in lengths])
 ax.minorticks_off()
 ax.yaxis.set_major_formatter(plain)
 ax.legend()
-fig.suptitle(f"measured on {machine}", fontsize=8)
 plt.show()
 
 # %% tags=["remove-input", "measured"]
@@ -656,7 +659,7 @@ def compare(a: float, b: float) -> str:
 
 Markdown(
     f"**Figure 16.3.** Median time of one forward pass, one head, $d = 64$, measured "
-    f"when this page was built ({machine}). At $T = {lengths[-1]}$: explicit "
+    f"when this page was built, on the same machine. At $T = {lengths[-1]}$: explicit "
     f"{t_explicit * 1e3:.1f} ms, our tiled loop {t_tiled * 1e3:.1f} ms "
     f"({compare(t_tiled, t_explicit)} the explicit version), PyTorch's fused kernel "
     f"{t_fused * 1e3:.1f} ms ({compare(t_fused, t_explicit)} the explicit version)."

@@ -312,7 +312,6 @@ ax.plot(steps, step_ms[False], label="recompute the prefix")
 ax.plot(steps, step_ms[True], label="KV cache")
 ax.set(xlabel="step (the token being written)",
        ylabel="milliseconds per step", ylim=(0, None))
-ax.set_title(f"measured on {machine}", fontsize=8)
 ax.legend()
 plt.show()
 
