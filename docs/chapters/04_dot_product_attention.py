@@ -363,11 +363,11 @@ plt.show()
 # %% tags=["remove-input"]
 Markdown(
     f"**Figure 4.3.** The median time of one forward pass of each version, sizes "
-    f"$d = d_a = {d}$, measured when this page was built, on {machine}, one thread. Unlike "
-    f"every other number in this book, these times (and the measured ratios in the table "
-    f"above) change from machine to machine and from build to build: they depend on the "
-    f"processor, on the PyTorch version and on whatever else the machine was doing. The "
-    f"counted ratios do not."
+    f"$d = d_a = {d}$, measured when this page was built, on {machine}, one thread. These "
+    f"times (and the measured ratios in the table above), like every measured time in "
+    f"this book (chapters 6, 13, 15, 16 and 17 measure others), change from machine to "
+    f"machine and from build to build: they depend on the processor, on the PyTorch "
+    f"version and on whatever else the machine was doing. The counted ratios do not."
 )
 
 # %% tags=["remove-input"]
