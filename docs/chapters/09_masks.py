@@ -19,8 +19,8 @@
 # padding. When a decoder learns to predict the next word, position $i$ must not see
 # the words after it. A *mask* says, for every query and key, whether the query may
 # attend to that key. This chapter builds the two masks every Transformer uses,
-# combines them, asks what number to put in place of a masked score (the sources
-# disagree, and some of their choices break in half precision), fixes one
+# combines them, asks what number to put in place of a masked score (widely copied
+# code disagrees, and some of its choices break in half precision), fixes one
 # convention for what `True` means, converts the other conventions to it, and ends
 # with dropout on the attention weights. Masks are not a new version of attention:
 # they work with every version, from
@@ -198,11 +198,13 @@ causal = attention.causal_mask(5)  # (Tq, Tk) = (5, 5)
 print(causal.int())
 
 # %% [markdown]
-# One source builds the same matrix the other way around, as the strictly upper
-# triangle of ones (`np.triu(..., k=1)`, "the future") subtracted from 1, and shows
-# it with `imshow`. Its caption calls the yellow cells, the ones, the masked
-# positions; but its attention function masks where the mask is 0, so the ones are
-# the positions that are *kept*. The picture, read with the right convention, is this:
+# The widely copied `subsequent_mask` of the Annotated Transformer
+# ([Rush, 2018](../reference/references.md#rush2018)) builds the same matrix the other way around, from the
+# strictly upper triangle of ones (`np.triu(..., k=1)`, "the future"), keeping what
+# is not in it. Tutorials that retell it often show the result with `imshow` and call
+# the yellow cells, the ones, the masked positions; but the attention function they
+# pair it with masks where the mask is 0, so the ones are the positions that are
+# *kept*. The picture, read with the right convention, is this:
 
 # %%
 size = 8
@@ -266,11 +268,13 @@ plt.show()
 # ## What number goes in place of a masked score?
 #
 # Before the softmax, each masked score is replaced by a very negative number, so
-# that its exponential is 0. Which number? Two of the sources use $-10^{9}$; other
+# that its exponential is 0. Which number? The Annotated Transformer
+# ([Rush, 2018](../reference/references.md#rush2018)) and much code derived from it use $-10^{9}$; other
 # widely copied code uses $-10^{6}$ (the [*Dive into Deep Learning*](../reference/references.md#zhang2023)
 # textbook) or
 # $-9 \times 10^{15}$ (a popular graph-attention implementation); PyTorch's own
-# functions use $-\infty$.
+# functions mask with $-\infty$ inside, though, as a later cell shows, they do not all
+# return what Table 9.2 predicts for $-\infty$.
 # Another common choice is the most negative finite number of the dtype,
 # `torch.finfo(dtype).min`. For a query with at least one allowed key they all give
 # the masked keys weight 0. They differ in two ways: whether the number survives in
@@ -384,6 +388,46 @@ Markdown(
 # reach a float16 tensor (by a cast, since `masked_fill` refuses them) they *are*
 # $-\infty$, and a fully masked query gets NaN.
 #
+# What does PyTorch itself return for such a query? Its two attention functions do not
+# agree. We give each the same query with no allowed key, next to a query that may
+# see every key:
+
+# %%
+q_pt = torch.randn(1, 2, 4)  # (batch, Tq, d): two queries
+k_pt = torch.randn(1, 3, 4)  # (batch, Tk, d): three keys, also the values
+allowed = torch.tensor([[True, True, True],  # query 0 sees every key
+                        [False, False, False]])  # query 1 sees none
+fused = F.scaled_dot_product_attention(q_pt, k_pt, k_pt, attn_mask=allowed)
+mha_pt = nn.MultiheadAttention(embed_dim=4, num_heads=1, batch_first=True)
+mha_default, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=~allowed)  # True = masked there
+mha_no_weights, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=~allowed, need_weights=False)
+for name, result in [("F.scaled_dot_product_attention", fused),
+                     ("nn.MultiheadAttention", mha_default),
+                     ("nn.MultiheadAttention, need_weights=False", mha_no_weights)]:
+    row = ", ".join(f"{v:.3f}" for v in result[0, 1].tolist())
+    print(f"{name:<42} query 1: [{row}]")
+
+# %% tags=["remove-input"]
+def what(result):
+    row = result[0, 1]
+    if torch.isnan(row).all():
+        return "NaN"
+    return "zeros" if torch.equal(row, torch.zeros_like(row)) else "numbers"
+
+
+Markdown(
+    f"In torch {torch.__version__}, which built this page, "
+    f"`F.scaled_dot_product_attention` returns **{what(fused)}** for the query that may "
+    f"see no key, while `nn.MultiheadAttention` returns **{what(mha_default)}** for it "
+    f"with its default `need_weights=True`, which computes the weights with a softmax "
+    f"over $-\\infty$ scores as in Table 9.2. With `need_weights=False` the module "
+    f"hands the work to the fused function and returns **{what(mha_no_weights)}**. So "
+    f"the answer depends on the function, on an argument that seems to be about "
+    f"something else, and on the version of PyTorch: code that may meet a fully masked "
+    f"query should decide the answer itself."
+)
+
+# %% [markdown]
 # ## A query with nothing to attend to
 #
 # The package decides what the answer should be: a query with no allowed key gets
@@ -411,9 +455,9 @@ print("gradient of query 1:", q.grad[1])
 #
 # ## A mask that hides everything
 #
-# One of the sources demonstrates its attention function on a batch of two
-# sequences of four tokens with the mask `torch.zeros(2, 4, 4)`, and its function
-# masks the scores where `mask == 0`. But every entry of that mask is 0, so
+# A demonstration found in tutorials that retell the Annotated Transformer runs its
+# attention function on a batch of two sequences of four tokens with the mask
+# `torch.zeros(2, 4, 4)`, and the function masks the scores where `mask == 0`. But every entry of that mask is 0, so
 # *every* score is masked: each query is in the fully masked case of Table 9.2.
 # Here it is in a few lines:
 
@@ -427,9 +471,10 @@ print(weights_src[0])
 
 # %% [markdown]
 # Every weight is exactly $1/4$, whatever the inputs: the example shows a
-# mask-free average of all four values and nothing about attention. Under that
-# source's convention (1 = keep), the mask it meant is `torch.ones(2, 4, 4)`, or a
-# causal one from its own `subsequent_mask`. In this book's convention:
+# mask-free average of all four values and nothing about attention. Under the
+# Annotated Transformer's convention (1 = keep), the mask it meant is
+# `torch.ones(2, 4, 4)`, or a causal one from `subsequent_mask`. In this book's
+# convention:
 
 # %%
 _, weights_fixed = attention.scaled_dot_product_attention(
@@ -438,20 +483,21 @@ _, weights_fixed = attention.scaled_dot_product_attention(
 print(weights_fixed[0])
 
 # %% [markdown]
-# The same source wraps the mask in `Variable(...)`. That wrapper has been
+# The same demonstration wraps the mask in `Variable(...)`, as the 2018 Annotated
+# Transformer did. That wrapper has been
 # deprecated since PyTorch 0.4 (2018), when tensors started to track gradients
 # themselves; it now returns the tensor unchanged, so drop it.
 #
 # ## Converting the other conventions
 #
-# The sources and PyTorch disagree on what a mask entry means. Each converts to the
+# Widely copied code and PyTorch disagree on what a mask entry means. Each converts to the
 # book's convention in one operation:
 #
 # | where | mask | means | to True = may attend |
 # |---|---|---|---|
 # | this book; `F.scaled_dot_product_attention` (bool mask) | bool | `True` = may attend | as is |
-# | one source (`masked_fill(mask == 0, ...)`) | 0/1 integers or floats | 1 = keep | `mask == 1` (or `mask.bool()`) |
-# | another source (`masked_fill(mask, ...)`) | bool | `True` = masked | `~mask` |
+# | the Annotated Transformer (`masked_fill(mask == 0, ...)`) | 0/1 integers or floats | 1 = keep | `mask == 1` (or `mask.bool()`) |
+# | other common code (`masked_fill(mask, ...)`) | bool | `True` = masked | `~mask` |
 # | `nn.MultiheadAttention` (`attn_mask`, `key_padding_mask`) | bool | `True` = masked | `~mask` |
 #
 # `nn.MultiheadAttention` takes its two masks separately: `attn_mask` of shape
@@ -501,8 +547,8 @@ print(f"max |weights - nn.MultiheadAttention's| = {difference:.1e}")
 # with *dropout* ([Srivastava et al., 2014](../reference/references.md#srivastava2014)) on the weights: during
 # training each weight is set to 0 with probability $p_{\text{drop}}$, and the surviving weights
 # are multiplied by $1/(1-p_{\text{drop}})$ so that each weight keeps its expected value. A query
-# then cannot rely on any single key always being there. The sources' attention
-# functions take a dropout module, and so does
+# then cannot rely on any single key always being there. The Annotated Transformer's
+# attention function takes a dropout module, and so does
 # `attention.scaled_dot_product_attention`: pass an `nn.Dropout` as `dropout=`.
 
 # %%
@@ -568,9 +614,9 @@ Markdown(
 #   with `&`, by broadcasting.
 # - Fill values like $-10^9$ overflow to $-\infty$ in float16, where `masked_fill`
 #   refuses them. A query whose keys are all masked gets uniform weights over the
-#   masked keys with any finite fill, and NaN with $-\infty$. The package gives it
-#   zero weights and a zero output.
-# - The all-zeros mask of one source masks every key, so every weight is $1/T$: check
+#   masked keys with any finite fill, and NaN with $-\infty$. PyTorch's two attention
+#   functions disagree on it; the package gives it zero weights and a zero output.
+# - An all-zeros mask under the "1 = keep" convention masks every key, so every weight is $1/T$: check
 #   what a mask means before using it. Other conventions convert with `== 1` or `~`.
 # - Dropout on the weights zeroes some of them in training and scales the rest by
 #   $1/(1-p_{\text{drop}})$; the rows stop summing to 1. In eval mode it does nothing.
