@@ -1,4 +1,4 @@
-"""Additive attention (Bahdanau, Cho and Bengio, 2015).
+"""Additive attention (Bahdanau, Cho and Bengio; arXiv 2014, ICLR 2015).
 
 Before dot products, attention scores came from a small feed-forward network:
 

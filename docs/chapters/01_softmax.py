@@ -215,6 +215,7 @@ logits = np.array([2.0, 1.2, 0.8, 0.0, -0.4, -1.0])
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 n = logits.size
 
+# %% tags=["fold"]
 fig, (ax_bars, ax_curve) = plt.subplots(
     1, 2, figsize=(8, 3.2), layout="constrained"
 )
@@ -275,6 +276,7 @@ samples_1 = samples_100 / 100.0
 weights_100 = attention.softmax(samples_100)
 weights_1 = attention.softmax(samples_1)
 
+# %% tags=["fold"]
 fig, (ax_hist, ax_w) = plt.subplots(
     1, 2, figsize=(8, 3.2), layout="constrained"
 )
@@ -419,6 +421,7 @@ for i, c in enumerate(scales):
     loss.backward()  # the loss of row k depends on row k only
     autograd_norm[i] = logits_t.grad.norm(dim=-1).numpy()
 
+# %% tags=["fold"]
 fig, ax = plt.subplots()
 median = lambda a: np.median(a, axis=1)  # over the score vectors
 ax.plot(scales, median(spectral), label="norm of J (NumPy)")

@@ -46,7 +46,8 @@ torch.set_printoptions(precision=3)
 # %% [markdown]
 # ## From a network to a dot product
 #
-# In the same year as Bahdanau et al.'s paper, [Luong, Pham and Manning (2015)](../reference/references.md#luong2015) compared
+# Bahdanau et al.'s paper appeared on arXiv in 2014 and at ICLR in 2015. A few months
+# later, in 2015, [Luong, Pham and Manning](../reference/references.md#luong2015) compared
 # several score functions for attention in translation. The simplest of them, which they
 # called *dot*, has no parameters at all:
 #
@@ -117,6 +118,7 @@ _, weights2 = attention.scaled_dot_product_attention(
 scores2 = keys2 @ q2  # (6,)
 key_names = [f"$k_{i + 1}$" for i in range(len(keys2))]
 
+# %% tags=["fold"]
 fig, (ax_arrows, ax_bars) = plt.subplots(
     1, 2, figsize=(8, 3.4), layout="constrained"
 )
@@ -350,6 +352,7 @@ for n, slow, fast in zip(timed_lengths, additive_ms, dot_ms):
     ratio = slow / fast
     print(f"{n:>5} {slow:>9.3f} {fast:>7.3f} {ratio:>9.1f} {counted:>8.2f}")
 
+# %% tags=["measured", "fold"]
 fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 ax.plot(timed_lengths, additive_ms, "o-", label="additive")
 ax.plot(timed_lengths, dot_ms, "s-", label="dot product")

@@ -337,6 +337,7 @@ for d in dims:
         entropy_mean[name].append(attention.entropy(w).mean() / np.log(n_keys))
         largest_mean[name].append(w.max(axis=-1).mean())
 
+# %% tags=["fold"]
 fig, (ax_h, ax_m) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
 for name in versions:
     ax_h.plot(dims, entropy_mean[name], "o-", label=name)
@@ -424,6 +425,7 @@ scores = torch.tensor(z_one, requires_grad=True)
 gap = np.abs(by_formula - scores.grad.numpy()).max()
 print("max |J (V g) - autograd| =", gap)
 
+# %% tags=["fold"]
 fig, ax = plt.subplots()
 for color, name in zip(COLORS, versions):
     norms = np.array(grad_norms[name])  # (len(dims), sets)

@@ -17,8 +17,8 @@
 # raw input: one matrix $X$ did two jobs, being searched and being returned. Version 4
 # gives each job its own learned matrix. The input is *projected* into keys,
 # $K = X W^K$, which decide where the queries look, and into values, $V = X W^V$,
-# which decide what they take away, while the queries come from a different sequence.
-# This is the attention a Transformer's decoder uses to read the source sentence. This
+# which decide what they take away, while the queries come from a different sequence:
+# that is what makes it *cross*-attention. This is the attention a Transformer's decoder uses to read the source sentence. This
 # chapter writes it down, checks the shapes, builds a small example where the raw input
 # cannot do both jobs and two projections can, and counts what the projections cost.
 
@@ -244,6 +244,8 @@ Markdown(
 # %%
 needed = X[[1, 1, 4]][:, [plural, animate]]  # cats, cats, mouse
 v3_taken = out_v3[:, [plural, animate]]  # (3, 2): two of the six features
+
+# %% tags=["fold"]
 fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), layout="constrained",
                          sharey=True)
 positions = np.arange(len(targets))
@@ -287,7 +289,7 @@ with torch.no_grad():
 print("largest change of any weight:", (after - before).abs().max().item())
 
 # %% [markdown]
-# This is what the sources mean by saying the projections *decouple* the input: one
+# This is what is meant when the projections are said to *decouple* the input: one
 # projection is responsible for building the attention weights, the other for
 # building the output, and each can be as good at its job as learning makes it.
 # A trained model finds its $W^K$ and $W^V$ by gradient descent instead of by hand,
@@ -326,7 +328,8 @@ Markdown(
 # - Version 4 projects the input into keys and values with learned matrices,
 #   $K = X W^K$ and $V = X W^V$, and attends with
 #   $\operatorname{softmax}(Q K^\top / \sqrt{d_k})\, V$. The queries come from another
-#   sequence and are used as they are.
+#   sequence; that is what makes it *cross*-attention. Here they are used as they are,
+#   to change one thing at a time; a Transformer's cross-attention projects them too.
 # - In a Transformer this is the decoder's *encoder–decoder attention*: a decoder
 #   position asks, the encoded source sentence answers.
 # - Shapes: queries $T_q \times d_k$, input $T_k \times d_x$, $W^K$ is $d_x \times d_k$,
@@ -339,8 +342,8 @@ Markdown(
 # - The projections have $d_x (d_k + d_v)$ parameters, independent of the sequence
 #   lengths, and cost a matrix product per input row.
 #
-# Next, [version 5](08_self_attention.py) takes the last step in this direction:
-# the queries are projected too, from the same sequence as the keys and values.
+# Next, [version 5](08_self_attention.py) takes the queries from the same sequence as
+# the keys and values, and projects all three.
 
 # %% [markdown]
 # ## Exercises

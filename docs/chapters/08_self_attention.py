@@ -13,9 +13,9 @@
 # %% [markdown]
 # # Version 5: self-attention
 #
-# Cross-attention projects its input into keys and values but takes its queries, as
-# they are, from another sequence. Version 5 projects the queries too, and from the
-# same input: $Q = X W^Q$. Every position of a sequence now asks a question of every
+# Cross-attention takes its queries from one sequence and its keys and values from
+# another. Version 5 takes all three from the same sequence: the queries are a third
+# projection of the input, $Q = X W^Q$, beside $K = X W^K$ and $V = X W^V$. Every position of a sequence now asks a question of every
 # position of the same sequence, itself included, and its output is a mix of what
 # the whole sequence offers. This is self-attention, the core of the
 # [Transformer](../reference/references.md#vaswani2017).
@@ -43,8 +43,10 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # ## What changes
 #
 # In [version 4](07_cross_attention.py) the keys and values were projections of an
-# input $X$, and the queries came from elsewhere. If the queries are projected from
-# the same $X$ as well, all three roles come from one sequence:
+# input $X$, and the queries came from elsewhere. If the queries come from the same
+# $X$ as well, through a projection of their own, all three roles come from one
+# sequence. That, where the queries come from, is the difference between cross- and
+# self-attention; a Transformer's cross-attention projects its queries too:
 #
 # $$Q = X W^Q, \qquad K = X W^K, \qquad V = X W^V, \qquad
 # \operatorname{SelfAttention}(X) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
@@ -63,8 +65,8 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # The weight matrix is square: $T$ queries, one per position, over $T$ keys, one per
 # position. Row $i$ says how much position $i$ draws from each position of its own
 # sequence, and output row $i$ is a new vector for position $i$, built from its
-# context. One of the sources sums up the idea as "what is found outside is found
-# inside": the search that cross-attention ran over another sequence now runs over
+# context. Put briefly, what cross-attention looked for outside, self-attention looks
+# for inside: the search that cross-attention ran over another sequence now runs over
 # the sequence itself, to build a richer representation of each of its elements.
 #
 # In the Transformer, every encoder layer starts with self-attention over the source
@@ -182,8 +184,8 @@ Markdown(
 # %% [markdown]
 # ## Why project the queries
 #
-# One source puts it this way: the queries, keys and values come from the same input,
-# but that does not mean $Q = K = V$. The left panel shows why. Without projections
+# The queries, keys and values come from the same input, but that does not mean
+# $Q = K = V$. The left panel shows why. Without projections
 # the score of word $i$ with word $j$ is $x_i \cdot x_j$, and a vector's dot product
 # with itself, $\lVert x_i \rVert^2$, tends to beat its dot product with any other
 # vector. By the Cauchy–Schwarz inequality,

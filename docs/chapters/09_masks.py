@@ -101,7 +101,7 @@ print(pad.int())
 # dimension: every query of a sequence sees the same keys, so the mask broadcasts
 # over the queries. Drawn as a picture, with the token in each cell:
 
-# %%
+# %% tags=["fold"]
 # Plotting glue: draw a boolean mask as filled (True) and empty (False) cells.
 def draw_mask(ax, mask, xlabels=None, ylabels=None, texts=None):
     """A boolean matrix as filled (True) and empty (False) cells."""

@@ -202,7 +202,7 @@ print("combine_heads:", tuple(back.shape),
       " equal to the input:", torch.equal(back, projected))
 print("heads tensor contiguous in memory:", heads.is_contiguous())
 
-# %%
+# %% tags=["fold"]
 fig, axes = plt.subplots(1, 4, figsize=(8.0, 2.3), layout="constrained",
                          gridspec_kw={"width_ratios": [12, 4, 4, 4]})
 grid = projected[0].numpy()  # (T, d_model) of sequence 0

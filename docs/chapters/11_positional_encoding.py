@@ -441,13 +441,24 @@ Markdown(
 # Vaswani et al. tried both and report nearly identical results (25.7 against 25.8
 # BLEU on their English–German development set). They kept the sinusoids, hoping the
 # model would handle sentences longer than any seen in training, since the formula
-# gives a vector for every position. In practice models extrapolate poorly with
-# either scheme, which led to encodings of *relative* position. One of them, rotary
-# position embedding (RoPE, [Su et al., 2021](../reference/references.md#su2021)), applies the rotation $R_p$ to
-# the query
-# and the key of position $p$ instead of adding anything, so that their dot product
-# depends only on the offset between them: the rotation of this chapter, moved inside
-# the attention.
+# gives a vector for every position.
+#
+# Encodings of *relative* position came soon after, first to let attention see
+# distances directly. [Shaw, Uszkoreit and Vaswani (2018)](../reference/references.md#shaw2018)
+# add a learned vector for the (clipped) offset between a query and a key inside
+# attention. Rotary position embedding (RoPE,
+# [Su et al., 2021](../reference/references.md#su2021)) applies the rotation $R_p$ to the
+# query and the key of position $p$ instead of adding anything, so that their dot
+# product depends only on the offset between them: the rotation of this chapter, moved
+# inside the attention. Whether a model trained on short sequences can read longer
+# ones was measured later, and the hope behind the sinusoids did not hold up:
+# [Press, Smith and Lewis (2022)](../reference/references.md#press2022) found that
+# language models with sinusoidal positions, and with RoPE too, get worse soon past
+# their training length. Their answer, ALiBi, adds no position vectors at all: it
+# lowers each score in proportion to the distance between the query and the key, and
+# it was built to extrapolate. RoPE, now the most common choice, reaches well past its
+# training length only when its rotations are rescaled. Part V (chapter 19) covers
+# RoPE and ALiBi in depth.
 #
 # ## How the encoding enters the model
 #

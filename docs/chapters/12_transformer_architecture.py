@@ -26,7 +26,7 @@
 # the totals the paper reports, which do not quite match. Training comes in
 # [Chapter 13](13_training_a_transformer.py).
 
-# %%
+# %% tags=["fold"]
 import math
 
 import matplotlib.pyplot as plt

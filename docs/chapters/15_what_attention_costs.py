@@ -136,6 +136,8 @@ gflops = {
         [(s["scores"] + s["weights @ V"]) / 1e9 for s in by_step],
     "softmax: 5hT²": [s["softmax"] / 1e9 for s in by_step],
 }
+
+# %% tags=["fold"]
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 for (label, values), marker in zip(gflops.items(), ["o-", "s-", "^-"]):
     ax.plot(lengths_counted, values, marker, label=label)
@@ -398,7 +400,7 @@ for i, T in enumerate(lengths):
                                for name in names))
 
 
-# %% tags=["measured"]
+# %% tags=["measured", "fold"]
 def slope(xs, ys) -> float:
     """The slope of the least-squares line through (log x, log y)."""
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
@@ -416,6 +418,7 @@ def measured_axes(ylabel: str, yscale: str = "log"):
 
 
 markers = ["o-", "s-", "^-"]
+
 ax = measured_axes("milliseconds (log scale)")
 for name, marker in zip(names, markers):
     ms = 1e3 * np.array(seconds[name])
@@ -590,6 +593,7 @@ achieved = {name: np.array(counted[name]) / np.array(seconds[name])
 best_rate = max(matmul_rate, *reference_rate)  # FLOP/s
 share = {name: achieved[name] / best_rate for name in names}
 
+# %% tags=["measured", "fold"]
 ax = measured_axes("% of the matrix-product rate", yscale="linear")
 for name, marker in zip(names, markers):
     ax.plot(lengths, 100 * share[name], marker, label=name)
