@@ -58,7 +58,7 @@ plain = plt.FuncFormatter(lambda x, _: f"{x:g}")  # log-axis labels: 0.1, 1e-08
 # %%
 scores = np.array([3.0, 2.0, 1.0])
 weights = attention.softmax(scores)
-print("weights:", weights, " sum:", weights.sum())
+print("weights:", weights, f" sum: {weights.sum():.4f}")
 
 # %% [markdown]
 # ## Three things softmax does
@@ -121,10 +121,10 @@ for factor in [1, 3, 10, 30]:
 s_51_49 = attention.softmax([51.0, 49.0])
 s_70_30 = attention.softmax([70.0, 30.0])
 Markdown(
-    f"This corrects a claim in one of the sources this book draws on, that softmax turns the "
+    f"This corrects a common claim, found in tutorials, that softmax turns the "
     f"scores $(51, 49)$ into about $(0.51, 0.49)$, as if it kept their ratio. The gap is 2, "
     f"so the weights are $(\\operatorname{{sigmoid}}(2), \\operatorname{{sigmoid}}(-2)) = ({s_51_49[0]:.3f}, {s_51_49[1]:.3f})$. "
-    f"The same source puts the smaller weight for $(70, 30)$ at about $0.000001$; with a "
+    f"The same claim puts the smaller weight for $(70, 30)$ at about $0.000001$; with a "
     f"gap of 40 it is $e^{{-40}}/(1 + e^{{-40}}) \\approx {tex_sci(s_70_30[1])}$, about "
     f"{np.log10(1e-6 / s_70_30[1]):.0f} orders of magnitude smaller."
 )
@@ -263,8 +263,9 @@ Markdown(
 # ## One spike or a spread: the scale of the scores
 #
 # Temperature divides the scores by a number, so the *spread* of the scores plays the
-# same role: scores that are far apart behave like a low temperature. Two of the sources
-# show this with a simple experiment, which we repeat. Draw 500 numbers from a
+# same role: scores that are far apart behave like a low temperature. A
+# [PyImageSearch tutorial (2022)](../reference/references.md#pyimagesearch2022) shows
+# this with a simple experiment, which we repeat. Draw 500 numbers from a
 # normal distribution with standard deviation 100, and divide the same numbers by 100 to
 # get a second set with standard deviation 1. The two sets have histograms of exactly the
 # same shape; only the numbers on the horizontal axis differ. Then apply softmax to each
@@ -371,7 +372,7 @@ jac_torch = torch.autograd.functional.jacobian(
     lambda t: torch.softmax(t, dim=0), torch.from_numpy(z)
 ).numpy()
 print("J =\n", jac)
-print("max |J - J_autograd| =", np.abs(jac - jac_torch).max())
+print(f"max |J - J_autograd| = {np.abs(jac - jac_torch).max():.1e}")
 print("row sums:", jac.sum(axis=1))
 
 # %% [markdown]
@@ -503,9 +504,8 @@ for size in [2, 5, 16, 64]:
 # The differences are at the level of rounding error. In PyTorch, softmax is spelled
 # `torch.softmax(x, dim=-1)`, `torch.nn.functional.softmax(x, dim=-1)` or, as a layer,
 # `torch.nn.Softmax(dim=-1)`; always name `dim`, the axis the weights should sum to one
-# along. (One of the sources calls `tf.nn.softmax`, TensorFlow's function, in the middle
-# of PyTorch code, and uses a variable it never defined; the code on this page runs as
-# it stands.)
+# along. (Code found online sometimes calls `tf.nn.softmax`, TensorFlow's function, in
+# the middle of PyTorch code; the code on this page runs as it stands.)
 #
 # ## From softmax to attention
 #
@@ -584,8 +584,8 @@ via_matrix = attention.softmax_jacobian(z) @ g
 
 z_t = torch.tensor(z, requires_grad=True)
 (torch.softmax(z_t, dim=0) * torch.from_numpy(g)).sum().backward()
-print("max |fast - J g|      =", np.abs(fast - via_matrix).max())
-print("max |fast - autograd| =", np.abs(fast - z_t.grad.numpy()).max())
+print(f"max |fast - J g|      = {np.abs(fast - via_matrix).max():.1e}")
+print(f"max |fast - autograd| = {np.abs(fast - z_t.grad.numpy()).max():.1e}")
 # Building J costs about n^2 operations and J @ g about 2 n^2 more; the fast form
 # costs about 4 n: a dot product (2 n), a subtraction and a multiplication.
 

@@ -369,7 +369,7 @@ alpha = attention.softmax(scores, axis=-1)  # (1, 5): sums to 1 over keys
 out = attention.attention_pooling(alpha, V)  # (1, 5) @ (5, 10) -> (1, 10)
 
 print("scores :", scores.shape, scores)
-print("weights:", alpha.shape, alpha, " sum:", alpha.sum())
+print("weights:", alpha.shape, alpha, f" sum: {alpha.sum():.4f}")
 print("output :", out.shape)
 
 # %% [markdown]

@@ -487,7 +487,7 @@ with torch.no_grad():
     _, on_keys = attention.scaled_dot_product_attention(  # q . (W^T k)
         french_vectors, english_vectors @ W, english_vectors, scale=1.0
     )
-print("max difference:", (on_queries - on_keys).abs().max().item())
+print(f"max difference: {(on_queries - on_keys).abs().max().item():.1e}")
 
 # %% [markdown]
 # 2. **Cosine similarity.** Divide every word vector of Figure 4.2 by its length before

@@ -177,9 +177,10 @@ Markdown(
 # variance 1 and independence are enough.
 #
 # The law is often stated as "the variance grows linearly with a factor
-# $\sqrt{\text{dim}}$" (for example in [Gosthipaty and Raha,
-# 2022](../reference/references.md#gosthipaty2022)). That mixes up the two quantities: the variance is $d$ itself
-# (linear in $d$, with factor 1), and it is the standard deviation that is $\sqrt{d}$.
+# $\sqrt{\text{dim}}$" (for example in a
+# [PyImageSearch tutorial, 2022](../reference/references.md#pyimagesearch2022)). That
+# mixes up the two quantities: the variance is $d$ itself (linear in $d$, with factor
+# 1), and it is the standard deviation that is $\sqrt{d}$.
 # Dividing by $\sqrt{d}$ is right because it is the *standard deviation*.
 #
 # ## Measuring it
@@ -423,7 +424,7 @@ by_formula = attention.softmax_jacobian(z_one) @ g_weights
 scores = torch.tensor(z_one, requires_grad=True)
 (attention.masked_softmax(scores) @ v_all[0] @ upstream[0, 0]).backward()
 gap = np.abs(by_formula - scores.grad.numpy()).max()
-print("max |J (V g) - autograd| =", gap)
+print(f"max |J (V g) - autograd| = {gap:.1e}")
 
 # %% tags=["fold"]
 fig, ax = plt.subplots()
@@ -573,4 +574,4 @@ raw_scores = (q64 @ K64.T).squeeze(0).numpy()  # (keys,)
 by_temperature = attention.softmax_with_temperature(raw_scores, np.sqrt(d_k))
 _, w_default = attention.scaled_dot_product_attention(q64, K64, V64)  # (1, keys)
 gap = np.abs(by_temperature - w_default.squeeze(0).numpy()).max()
-print("max |difference| =", gap)
+print(f"max |difference| = {gap:.1e}")

@@ -114,7 +114,7 @@ print("keys:   ", tuple(cross.w_k(inputs).shape))  # (batch, Tk, query_size)
 print("values: ", tuple(cross.w_v(inputs).shape))  # (batch, Tk, value_size)
 print("weights:", tuple(weights.shape))  # (batch, Tq, Tk)
 print("output: ", tuple(output.shape))  # (batch, Tq, value_size)
-print("row sums of the weights:", weights.sum(-1))
+print("row sums of the weights:", weights.sum(-1).detach().numpy().round(3))
 
 # %% [markdown]
 # A `nn.Linear(n_in, n_out)` stores its matrix as `(n_out, n_in)` and computes
@@ -367,7 +367,7 @@ raw, _ = attention.scaled_dot_product_attention(
     q1 @ W_K1.T, X1, X1, scale=d_k**-0.5  # version 3, same 1/sqrt(d_k)
 )
 outside = raw @ W_V1
-print("largest difference:", (inside - outside).abs().max().item())
+print(f"largest difference: {(inside - outside).abs().max().item():.1e}")
 # q . (x W_K) = (q W_K^T) . x, and a weighted average commutes with a linear map,
 # so for one layer it is bookkeeping where the matrices sit. Inside the layer,
 # K and V are computed once per source word and shared by every query, the input
@@ -399,7 +399,7 @@ with torch.no_grad():
     out_short, _ = agreement(Q[None], short[None])
 print("weights on padding:", w_b[2, :, 2:].abs().max().item())
 print("same as unpadded:", torch.allclose(out_b[2], out_short[0]))
-print("verb's plural: cats", out_b[0, 1, 0].item(), " cat", out_b[1, 1, 0].item())
+print(f"verb's plural: cats {out_b[0, 1, 0].item():.3f}, cat {out_b[1, 1, 0].item():.3f}")
 # The object position of "cats saw" finds no object: all its keys score 0,
 # so it spreads its weight evenly over the two real words.
 

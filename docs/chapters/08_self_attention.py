@@ -359,8 +359,8 @@ with torch.no_grad():
     out_ms, _ = layer(X[:, order], causal)
     first_value = layer.w_v(X[0, 0])  # x_1 W_V
 print("first word's weights:", w_m[0, 0])
-print("first output - own value:", (out_m[0, 0] - first_value).abs().max().item())
-print("vs shuffled output:", (out_ms - out_m[:, order]).abs().max().item())
+print(f"first output - own value: {(out_m[0, 0] - first_value).abs().max().item():.1e}")
+print(f"vs shuffled output: {(out_ms - out_m[:, order]).abs().max().item():.3f}")
 # The mask is tied to positions, not to words: after the shuffle a word sees
 # a different set of words (those now before it), so its output changes.
 # A causal mask gives each position a different view of the sequence: a
@@ -409,6 +409,6 @@ with torch.no_grad():
         torch.nn.init.normal_(matrix, std=0.5)
     dog_first = positional(embed_with_positions("dog bites man"))[0][0, 0]
     dog_last = positional(embed_with_positions("man bites dog"))[0][0, 2]
-print("dog, two sentences:", (dog_first - dog_last).abs().max().item())
+print(f"dog, two sentences: {(dog_first - dog_last).abs().max().item():.3f}")
 # The inputs now differ (the position features), so the outputs do too:
 # "dog" at position 1 and "dog" at position 3 are different vectors.

@@ -93,7 +93,7 @@ x = embedding_table[ids]  # (batch, T, d) = (3, 6, 8)
 
 pad = attention.padding_mask(lengths, max_len)  # (batch, 1, T): True = real
 print("x:", tuple(x.shape), " mask:", tuple(pad.shape), pad.dtype)
-print(pad.int())
+print(pad.long())
 
 # %% [markdown]
 # `attention.padding_mask(lengths, max_len)` compares the positions $0, 1, \dots$
@@ -195,7 +195,7 @@ Markdown(
 
 # %%
 causal = attention.causal_mask(5)  # (Tq, Tk) = (5, 5)
-print(causal.int())
+print(causal.long())
 
 # %% [markdown]
 # The widely copied `subsequent_mask` of the Annotated Transformer
@@ -227,7 +227,7 @@ plt.show()
 # to the lower right: the last query sees every key.
 
 # %%
-print(attention.causal_mask(2, 5).int())  # queries are positions 3 and 4 of 5
+print(attention.causal_mask(2, 5).long())  # queries are positions 3 and 4 of 5
 
 # %% [markdown]
 # ## Combining masks
@@ -445,8 +445,8 @@ mask = torch.tensor([[True, True, False, False, False],
                      [True, True, True, True, True]])  # (Tq, Tk)
 out_q, weights_q = attention.scaled_dot_product_attention(q, k, v, mask=mask)
 out_q.sum().backward()
-print("weights:\n", weights_q)
-print("output:\n", out_q)
+print("weights:\n", weights_q.detach())
+print("output:\n", out_q.detach())
 print("gradient of query 1:", q.grad[1])
 
 # %% [markdown]
@@ -463,11 +463,11 @@ print("gradient of query 1:", q.grad[1])
 
 # %%
 xs = torch.randn(2, 4, 8)  # (batch, T, d)
-scores_src = xs @ xs.transpose(-2, -1) / 8**0.5  # (2, 4, 4)
-mask_src = torch.zeros(2, 4, 4)
-scores_src = scores_src.masked_fill(mask_src == 0, -1e9)  # masks everything
-weights_src = torch.softmax(scores_src, dim=-1)
-print(weights_src[0])
+scores_demo = xs @ xs.transpose(-2, -1) / 8**0.5  # (2, 4, 4)
+mask_demo = torch.zeros(2, 4, 4)
+scores_demo = scores_demo.masked_fill(mask_demo == 0, -1e9)  # masks everything
+weights_demo = torch.softmax(scores_demo, dim=-1)
+print(weights_demo[0])
 
 # %% [markdown]
 # Every weight is exactly $1/4$, whatever the inputs: the example shows a
@@ -522,15 +522,15 @@ mha_out, mha_weights = mha(
     key_padding_mask=~pad[:, 0, :],  # (batch, Tk), True = masked
     attn_mask=~attention.causal_mask(max_len),  # (Tq, Tk), True = masked
 )
-src003 = ~both  # a "True = masked" mask: converts back with ~
-src002 = both.int()  # a 0/1 mask: converts back with == 1
-ours_from_003, _ = sdpa(x, x, x, mask=~src003)
-ours_from_002, _ = sdpa(x, x, x, mask=src002 == 1)
+masked_convention = ~both  # a "True = masked" mask: converts back with ~
+keep_convention = both.long()  # a 0/1 mask (1 = keep): converts back with == 1
+ours_from_masked, _ = sdpa(x, x, x, mask=~masked_convention)
+ours_from_keep, _ = sdpa(x, x, x, mask=keep_convention == 1)
 
 for name, other in [("F.scaled_dot_product_attention", torch_out),
                     ("nn.MultiheadAttention", mha_out),
-                    ("from a True = masked mask", ours_from_003),
-                    ("from a 0/1 mask", ours_from_002)]:
+                    ("from a True = masked mask", ours_from_masked),
+                    ("from a 0/1 mask", ours_from_keep)]:
     difference = (out_both - other).abs().max().item()
     print(f"max |ours - {name}| = {difference:.1e}")
 difference = (weights_both - mha_weights).abs().max().item()
@@ -635,7 +635,7 @@ T, P = 6, 3
 in_prompt = torch.arange(T) < P  # (T,)
 both_in_prompt = in_prompt[:, None] & in_prompt[None, :]  # (T, T)
 prefix = attention.causal_mask(T) | both_in_prompt  # (T, T)
-print(prefix.int())
+print(prefix.long())
 print("query 1 sees keys", prefix[1].nonzero().flatten().tolist())  # prompt
 print("query 4 sees keys", prefix[4].nonzero().flatten().tolist())  # its past
 
@@ -649,7 +649,7 @@ print("query 4 sees keys", prefix[4].nonzero().flatten().tolist())  # its past
 T, w = 8, 3
 i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
 window = attention.causal_mask(T) & (j > i - w)  # (T, T)
-print(window.int())
+print(window.long())
 print("allowed keys per query:", window.sum(dim=-1).tolist())
 
 # %% [markdown]

@@ -434,7 +434,7 @@ dh = mha.d_head
 rows_1 = slice(dh, 2 * dh)
 separate = x1 @ mha.w_q.weight[rows_1].T + mha.w_q.bias[rows_1]  # (2, 5, 4)
 sliced = mha.split_heads(mha.w_q(x1))[:, 1]  # (batch, T, d_head)
-print("max |difference|:", (separate - sliced).abs().max().item())
+print(f"max |difference|: {(separate - sliced).abs().max().item():.1e}")
 
 # %% [markdown]
 # 2. Each head's score matrix $Q_i K_i^\top$ is $T \times T$ but is built from vectors of

@@ -349,7 +349,7 @@ plt.show()
 # %%
 k = 3
 M = offset_matrix(k, 64)  # (64, 64), float64, block diagonal
-print(M[:4, :4])
+print(M[:4, :4].numpy().round(3))
 table = attention.sinusoidal_encoding(200, 64, dtype=torch.float64)  # (200, 64)
 shifted = table[:-k] @ M.T  # row p becomes an estimate of row p + k
 shift_error = (shifted - table[k:]).abs().max().item()

@@ -362,7 +362,7 @@ with torch.no_grad():
     one_by_one = torch.stack([layer.feed_forward(x[:, t])  # (batch, d_model)
                               for t in range(7)], dim=1)
 print("max |whole sequence - one position at a time|:",
-      (whole - one_by_one).abs().max().item())
+      f"{(whole - one_by_one).abs().max().item():.1e}")
 
 # %% [markdown]
 # Small as it looks, it holds most of a layer's parameters. At the paper's sizes:
@@ -836,7 +836,7 @@ with torch.no_grad():
     attended, _ = pre.self_attention(normed, normed, normed)
     h = x + attended  # (batch, T, d_model)
     by_hand = h + pre.feed_forward(pre.norms[1](h))
-    print("max |layer - by hand|:", (pre(x) - by_hand).abs().max().item())
+    print(f"max |layer - by hand|: {(pre(x) - by_hand).abs().max().item():.1e}")
 
 # %% [markdown]
 # 3. How does the base model's parameter count change with the number of heads, from 1

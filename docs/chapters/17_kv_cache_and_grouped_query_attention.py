@@ -377,9 +377,9 @@ Markdown(
 # %%
 Tq, Tk = 2, 5
 print("lower right, attention.causal_mask(2, 5): right for a cache")
-print(attention.causal_mask(Tq, Tk).int())
+print(attention.causal_mask(Tq, Tk).long())
 print("upper left, what is_causal=True uses:")
-print(torch.ones(Tq, Tk, dtype=torch.bool).tril().int())
+print(torch.ones(Tq, Tk, dtype=torch.bool).tril().long())
 
 # %% [markdown]
 # The two agree when $T_q = T_k$, which is why the difference goes unnoticed in
