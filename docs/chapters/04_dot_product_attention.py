@@ -247,7 +247,9 @@ print("parameters of W:", project.weight.numel())
 #
 # The package's `attention.cost` counts the floating-point operations (FLOPs) of one
 # forward pass. A matrix product of a $(d_1, d_2)$ and a $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a
-# multiply and an add per term); an element-wise operation costs one per element. For
+# multiply and an add per term); an element-wise operation costs one per element, and a
+# softmax five per score (the row's maximum, subtracting it, the exponential, the sum and
+# the division). For
 # $n_q$ queries of size $d_q$, $n_k$ keys of size $d_k$, values of size $d_v$ and hidden
 # size $d_a$, additive attention spends
 #
@@ -255,19 +257,19 @@ print("parameters of W:", project.weight.numel())
 # \underbrace{2 n_q d_q d_a + 2 n_k d_k d_a}_{\text{project } q \text{ and } k}
 # + \underbrace{2 n_q n_k d_a}_{\text{add, tanh}}
 # + \underbrace{2 n_q n_k d_a}_{w_v}
-# + \underbrace{3 n_q n_k}_{\text{softmax}}
+# + \underbrace{5 n_q n_k}_{\text{softmax}}
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}}
 # $$
 #
 # and dot-product attention
 #
 # $$
-# \underbrace{2 n_q n_k d_k}_{Q K^\top} + \underbrace{3 n_q n_k}_{\text{softmax}}
+# \underbrace{2 n_q n_k d_k}_{Q K^\top} + \underbrace{5 n_q n_k}_{\text{softmax}}
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}} .
 # $$
 #
 # Take every size equal, $n_q = n_k = T$ and $d_q = d_k = d_v = d_a = d$. Additive attention
-# costs $4Td^2 + 6T^2 d + 3T^2$ and dot-product attention $4T^2 d + 3T^2$. Here they are
+# costs $4Td^2 + 6T^2 d + 5T^2$ and dot-product attention $4T^2 d + 5T^2$. Here they are
 # for $d = 64$, a common size, and sequence lengths $T$ from 16 to 4096:
 
 # %%
@@ -292,10 +294,10 @@ for size in [16, 64, 256, 1024, 4096]:
 
 # %% tags=["remove-input"]
 long_ratio = additive_attention_cost(4096, 4096, d, d, d, d).total / dot_product_attention_cost(4096, 4096, d, d).total
-limit = (6 * d + 3) / (4 * d + 3)
+limit = (6 * d + 5) / (4 * d + 5)
 Markdown(
     f"Both grow with $T^2$: every query meets every key in either version. The ratio falls "
-    f"as $T$ grows, towards $(6d + 3)/(4d + 3) = {limit:.3f}$ for $d = {d}$ (it is "
+    f"as $T$ grows, towards $(6d + 5)/(4d + 5) = {limit:.3f}$ for $d = {d}$ (it is "
     f"{long_ratio:.3f} at $T = 4096$), and rises with $d$, where the $4Td^2$ of the "
     f"projections takes over. Counted in FLOPs, then, dropping the network saves a third "
     f"or more, not orders of magnitude. The count leaves out two things that may matter more. "
@@ -510,20 +512,20 @@ print("largest possible weight ratio:", np.exp(2).round(2))
 
 # %% [markdown]
 # 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
-#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
+#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 5)/(4d + 5)$ as $T$
 #    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
 #    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]
-# Exercise 3: with all sizes d the ratio is (4d^2 + 6nd + 3n) / (4nd + 3n),
-# which tends to (6d + 3) / (4d + 3) as n grows.
+# Exercise 3: with all sizes d the ratio is (4d^2 + 6nd + 5n) / (4nd + 5n),
+# which tends to (6d + 5) / (4d + 5) as n grows.
 def cost_ratio(n: int, size: int = 64) -> float:
     return (additive_attention_cost(n, n, size, size, size, size).total
             / dot_product_attention_cost(n, n, size, size).total)
 
 
 print(f"n = 2^16: {cost_ratio(2**16):.5f}")
-print(f"limit:    {(6 * 64 + 3) / (4 * 64 + 3):.5f}")
+print(f"limit:    {(6 * 64 + 5) / (4 * 64 + 5):.5f}")
 # The ratio falls as n grows; it is 2 or more for short sequences only.
 short = [n for n in range(1, 1025) if cost_ratio(n) >= 2]
 print("ratio >= 2 for n up to", max(short))
