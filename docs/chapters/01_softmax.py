@@ -574,8 +574,10 @@ print(f"τ = {middle:.4f}, largest weight = {largest_at_t:.6f}")
 #    operations of each way.
 
 # %% tags=["solution"]
-# Exercise 2: J g without the Jacobian. (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
-# so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2). (Here s holds alpha.)
+# Exercise 2: J g without the Jacobian.
+# (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
+# so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2).
+# (Here s holds alpha.)
 z = rng.normal(size=8)
 g = rng.normal(size=8)
 s = attention.softmax(z)

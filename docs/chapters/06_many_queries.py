@@ -399,10 +399,12 @@ def body_of(function) -> str:
     source = inspect.getsource(function)
     definition = ast.parse(source).body[0]
     lines = source.splitlines()
-    body = lines[definition.body[1].lineno - 1 :]  # the statements after the docstring
+    body = lines[definition.body[1].lineno - 1 :]  # after the docstring
     signature = inspect.signature(function)  # without the type hints:
-    bare = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
-    signature = signature.replace(parameters=bare, return_annotation=signature.empty)
+    bare = [p.replace(annotation=p.empty)
+            for p in signature.parameters.values()]
+    signature = signature.replace(parameters=bare,
+                                  return_annotation=signature.empty)
     return "\n".join([f"def {function.__name__}{signature}:"] + body)
 
 
@@ -443,9 +445,13 @@ q_t, k_t, v_t = (torch.from_numpy(a) for a in (q64, k64, v64))
 out_pt, w_pt = attention.scaled_dot_product_attention(q_t, k_t, v_t)
 out_fused = F.scaled_dot_product_attention(q_t, k_t, v_t)
 print("output", out_np.shape, " weights", w_np.shape)
-print(f"max |numpy - torch|, output : {np.abs(out_np - out_pt.numpy()).max():.1e}")
-print(f"max |numpy - torch|, weights: {np.abs(w_np - w_pt.numpy()).max():.1e}")
-print(f"max |torch - F.sdpa|, output: {(out_pt - out_fused).abs().max().item():.1e}")
+differences = {
+    "numpy - torch|, output ": np.abs(out_np - out_pt.numpy()).max(),
+    "numpy - torch|, weights": np.abs(w_np - w_pt.numpy()).max(),
+    "torch - F.sdpa|, output": (out_pt - out_fused).abs().max().item(),
+}
+for name, difference in differences.items():
+    print(f"max |{name}: {difference:.1e}")
 
 gaps = {}
 for dtype in (torch.float32, torch.float64):  # and the same on the word example

@@ -399,7 +399,8 @@ with torch.no_grad():
     out_short, _ = agreement(Q[None], short[None])
 print("weights on padding:", w_b[2, :, 2:].abs().max().item())
 print("same as unpadded:", torch.allclose(out_b[2], out_short[0]))
-print(f"verb's plural: cats {out_b[0, 1, 0].item():.3f}, cat {out_b[1, 1, 0].item():.3f}")
+print(f"verb's plural: cats {out_b[0, 1, 0].item():.3f}, "
+      f"cat {out_b[1, 1, 0].item():.3f}")
 # The object position of "cats saw" finds no object: all its keys score 0,
 # so it spreads its weight evenly over the two real words.
 

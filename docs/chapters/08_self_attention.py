@@ -359,7 +359,8 @@ with torch.no_grad():
     out_ms, _ = layer(X[:, order], causal)
     first_value = layer.w_v(X[0, 0])  # x_1 W_V
 print("first word's weights:", w_m[0, 0])
-print(f"first output - own value: {(out_m[0, 0] - first_value).abs().max().item():.1e}")
+own_gap = (out_m[0, 0] - first_value).abs().max().item()
+print(f"first output - own value: {own_gap:.1e}")
 print(f"vs shuffled output: {(out_ms - out_m[:, order]).abs().max().item():.3f}")
 # The mask is tied to positions, not to words: after the shuffle a word sees
 # a different set of words (those now before it), so its output changes.

@@ -397,13 +397,17 @@ q_pt = torch.randn(1, 2, 4)  # (batch, Tq, d): two queries
 k_pt = torch.randn(1, 3, 4)  # (batch, Tk, d): three keys, also the values
 allowed = torch.tensor([[True, True, True],  # query 0 sees every key
                         [False, False, False]])  # query 1 sees none
-fused = F.scaled_dot_product_attention(q_pt, k_pt, k_pt, attn_mask=allowed)
+fused = F.scaled_dot_product_attention(q_pt, k_pt, k_pt,
+                                       attn_mask=allowed)
 mha_pt = nn.MultiheadAttention(embed_dim=4, num_heads=1, batch_first=True)
-mha_default, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=~allowed)  # True = masked there
-mha_no_weights, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=~allowed, need_weights=False)
-for name, result in [("F.scaled_dot_product_attention", fused),
-                     ("nn.MultiheadAttention", mha_default),
-                     ("nn.MultiheadAttention, need_weights=False", mha_no_weights)]:
+masked = ~allowed  # nn.MultiheadAttention: True = masked
+mha_default, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=masked)
+mha_no_weights, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=masked,
+                           need_weights=False)
+results = {"F.scaled_dot_product_attention": fused,
+           "nn.MultiheadAttention": mha_default,
+           "nn.MultiheadAttention, need_weights=False": mha_no_weights}
+for name, result in results.items():
     row = ", ".join(f"{v:.3f}" for v in result[0, 1].tolist())
     print(f"{name:<42} query 1: [{row}]")
 

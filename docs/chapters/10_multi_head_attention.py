@@ -288,14 +288,15 @@ for h in [1, 2, 4, 8, 16, 64]:
     rows.append((h, d_ref // h, params, cost))
 
 # %% tags=["remove-input"]
-table = ("| heads × d_head | parameters | matmul FLOPs | element-wise FLOPs "
-         "| attention weights |\n")
+table = ("| $h \\times d_{\\text{head}}$ | parameters | matmul FLOPs "
+         "| element-wise | weights |\n")
 table += "|---:|---:|---:|---:|---:|\n"
 table += "\n".join(f"| {h} × {dh} | {p:,} | {c.matmul:,} | {c.elementwise:,} "
                    f"| {h * T_ref**2:,} |" for h, dh, p, c in rows)
 Markdown(f"**Table 10.1.** Multi-head attention with $d_{{\\text{{model}}}} = {d_ref}$ "
-         f"on $T = {T_ref}$ positions, by number of heads. The last column counts the "
-         f"attention weights one sequence produces, $h T^2$.\n\n" + table)
+         f"on $T = {T_ref}$ positions, by number of heads: parameters, FLOPs of the "
+         f"matrix products and of the element-wise work, and the number of attention "
+         f"weights one sequence produces, $h T^2$.\n\n" + table)
 
 # %% tags=["remove-input"]
 p_formula = 4 * d_ref**2 + 4 * d_ref

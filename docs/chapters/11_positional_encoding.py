@@ -591,5 +591,5 @@ print("M_5 M_-3 = M_2:  ", torch.allclose(shift(5) @ shift(-3), shift(2)))
 print("R_10 R_30 = R_40:", torch.allclose(shift(10) @ shift(30), shift(40)))
 print("R_-7 = R_7^T:    ", torch.allclose(shift(-7), shift(7).T))
 # Shifting by one offset and then by another is shifting by their sum (rotation
-# angles add); shifting back by an offset undoes shifting by it (a rotation's inverse is its
-# transpose).
+# angles add); shifting back by an offset undoes shifting by it (a rotation's
+# inverse is its transpose).

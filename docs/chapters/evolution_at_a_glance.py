@@ -59,13 +59,13 @@ rng = np.random.default_rng(0)
 # - **Version 5**, self-attention: the queries come from the same sequence as the
 #   keys and values, $Q = X W^Q$, so every position attends to every position of its
 #   own sequence.
+# - **Version 6**, multi-head attention, cuts the projections into several heads that
+#   attend separately, and mixes their results with an output projection $W^O$.
 #
 # What separates cross- from self-attention is where the queries come from, not
 # whether they are projected. Version 4 uses its queries as they are only to change
 # one thing at a time; the cross-attention inside a Transformer's decoder projects its
 # queries with a $W^Q$ of its own, exactly as self-attention does.
-# - **Version 6**, multi-head attention, cuts the projections into several heads that
-#   attend separately, and mixes their results with an output projection $W^O$.
 #
 # Masks are not a version of their own: any of the seven can be told which keys each
 # query may attend to. [Masks](09_masks.py) has a chapter of its own, just before
