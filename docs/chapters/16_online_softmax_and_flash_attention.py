@@ -261,13 +261,24 @@ import inspect  # noqa: E402
 
 import attention.tiling as tiled_module  # noqa: E402
 
-for function in (tiled_module._key_stop, tiled_module._score_tile, tiled_module._forward):
-    for line in inspect.getsource(function).splitlines():
+import ast  # noqa: E402
+
+
+def listing(function) -> str:
+    """A function's source without its docstring, long lines' comments cut."""
+    source = inspect.getsource(function)
+    docstring = ast.parse(source).body[0].body[0]  # the first statement
+    lines = source.splitlines()
+    lines = lines[: docstring.lineno - 1] + lines[docstring.end_lineno :]
+    for i, line in enumerate(lines):
         code = line.lstrip()
         if len(line) > 79 and "  #" in code and not code.startswith("#"):
-            line = line[: line.rindex("  #")]  # keep the listing narrow
-        print(line)
-    print()
+            lines[i] = line[: line.rindex("  #")]  # keep the listing narrow
+    return "\n".join(lines)
+
+
+functions = (tiled_module._key_stop, tiled_module._score_tile, tiled_module._forward)
+Markdown("```python\n" + "\n\n".join(listing(f) for f in functions) + "\n```")
 
 # %% [markdown]
 # The outer loop takes the queries one block at a time and starts each block with
