@@ -46,7 +46,7 @@ def check_key_value_positions(key_shape: Shape, value_shape: Shape) -> None:
 def broadcast_batch_shapes(**batch_shapes: Shape) -> Shape:
     """Broadcast named batch shapes like `matmul` does, or raise ValueError naming them.
 
-    Example:
+    Examples:
         >>> broadcast_batch_shapes(query=(2, 1), key=(3,))
         (2, 3)
     """
@@ -76,7 +76,7 @@ def check_attention_shapes(
         the batch dims of query and key (the values' batch dims must broadcast
         with them too, but only the output has them).
 
-    Example:
+    Examples:
         >>> check_attention_shapes((2, 5, 8), (2, 7, 8), (2, 7, 3))
         (2, 5, 7)
     """

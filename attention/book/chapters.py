@@ -4,7 +4,7 @@ The attention code does not know the book's file names; the site does. This
 table joins the two: version number (as in `attention.versions.overview`) to
 the chapter's source file in `docs/chapters/`.
 
-Example:
+Examples:
     >>> VERSION_CHAPTERS[0]
     '03_additive_attention.py'
 """

@@ -29,7 +29,7 @@ def median_times(
     Each round runs every function once, so slow spells of a shared machine
     fall on all of them alike. `warmup` rounds run first, untimed.
 
-    Example:
+    Examples:
         >>> fast, slow = median_times([lambda: sum(range(10)), lambda: sum(range(100_000))])
         >>> fast < slow
         True
@@ -84,7 +84,7 @@ def peak_memory(function: Callable[[], object]) -> int:
     The profiler's C++ side logs a few lines straight to file descriptor 2; they
     are sent to /dev/null while it runs.
 
-    Example:
+    Examples:
         >>> def make_and_drop():
         ...     first = torch.zeros(1000, 1000)   # 4 MB
         ...     del first

@@ -81,7 +81,7 @@ def use_book_style() -> None:
     In Jupyter (and in the book's build) figures are then shown as SVG made by
     `figure_to_svg`; elsewhere only the matplotlib settings change.
 
-    Example:
+    Examples:
         >>> use_book_style()
         >>> mpl.rcParams["svg.hashsalt"] == BOOK_RC["svg.hashsalt"]  # the same SVG ids every build
         True
@@ -143,7 +143,7 @@ def plot_attention_weights(
     Returns:
         The matplotlib Figure.
 
-    Example:
+    Examples:
         >>> fig = plot_attention_weights(np.full((2, 3), 1 / 3), ["a", "b"], ["x", "y", "z"])
         >>> len(fig.axes)  # the heatmap and its colour bar
         2

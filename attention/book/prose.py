@@ -6,7 +6,7 @@ from __future__ import annotations
 def tex_sci(x: float, digits: int = 1) -> str:
     """A number in scientific notation as TeX, for use inside `$...$`.
 
-    Example:
+    Examples:
         >>> tex_sci(4.2e-18)
         '4.2 \\\\times 10^{-18}'
     """

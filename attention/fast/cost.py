@@ -6,8 +6,13 @@ Conventions, the same for every version:
   (one multiply and one add per term); these are `matmul` FLOPs, the ones
   `torch.utils.flop_counter.FlopCounterMode` counts too, which the tests use to
   check the formulas;
-* an element-wise operation (an add, a tanh, a scale, each of softmax's exp,
-  sum and divide) costs 1 FLOP per element; these are `elementwise` FLOPs;
+* an element-wise operation (an add, a tanh, a scale) costs 1 FLOP per element;
+  these are `elementwise` FLOPs;
+* a softmax costs 5 FLOPs per score, one for each of its five steps: the
+  running maximum of the row (a compare per entry), subtracting it, exp, the
+  sum, and the divide. The maximum and the subtraction are what keep exp from
+  overflowing (chapter 1), and the online softmax of chapter 16 is built on
+  them, so they are counted like the rest;
 * biases are left out, and so is everything that does not grow with the
   sizes of the inputs.
 
@@ -22,6 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from attention._checks import check_count
+
+SOFTMAX_FLOPS_PER_SCORE = 5
+"""A softmax's FLOPs per score: maximum, subtract, exp, sum, divide."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,17 @@ def matmul_flops(m: int, k: int, n: int) -> int:
 
 
 def softmax_flops(num_queries: int, num_keys: int) -> int:
-    """Element-wise FLOPs of a softmax over `(num_queries, num_keys)` scores: exp, sum, divide."""
+    """Element-wise FLOPs of a softmax over `(num_queries, num_keys)` scores: 5 per score.
+
+    One each for the row's maximum (a compare), subtracting it, exp, the sum and
+    the divide.
+
+    Examples:
+        >>> softmax_flops(2, 3)  # 6 scores, 5 FLOPs each
+        30
+    """
     _positive(num_queries=num_queries, num_keys=num_keys)
-    return 3 * num_queries * num_keys
+    return SOFTMAX_FLOPS_PER_SCORE * num_queries * num_keys
 
 
 def additive_attention_cost(
@@ -123,7 +139,7 @@ def kv_cache_bytes(
     per element. Fewer key/value heads (grouped-query or multi-query attention)
     shrink it in proportion.
 
-    Example:
+    Examples:
         >>> sizes = dict(num_layers=32, d_head=128, num_positions=4096, bytes_per_element=2)
         >>> kv_cache_bytes(1, num_kv_heads=32, **sizes)   # 32 heads, all with their own keys
         2147483648

@@ -51,7 +51,7 @@ class TinyLanguageModel(nn.Module):
         num_layers: the number of decoder blocks.
         max_len: the longest sequence it can position.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = TinyLanguageModel(vocab_size=50, d_model=16, num_heads=4, num_kv_heads=2,
         ...                           num_layers=2, max_len=32).eval()

@@ -52,7 +52,7 @@ def grouped_query_attention(
         `(output, weights)`: output `(batch, heads, Tq, d_v)`, weights
         `(batch, heads, Tq, Tk)` or None if not need_weights.
 
-    Example:
+    Examples:
         >>> import torch.nn.functional as F
         >>> q, k, v = torch.randn(2, 8, 5, 4), torch.randn(2, 2, 7, 4), torch.randn(2, 2, 7, 3)
         >>> output, weights = grouped_query_attention(q, k, v)  # 4 query heads per key/value head
@@ -108,7 +108,7 @@ class GroupedQueryAttention(nn.Module):
         w_q, w_o: `nn.Linear(d_model, d_model)`; w_k, w_v:
         `nn.Linear(d_model, num_kv_heads * d_head)`, where d_head = d_model / num_heads.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> attend = GroupedQueryAttention(d_model=16, num_heads=4, num_kv_heads=2)
         >>> x = torch.randn(3, 5, 16)                          # (batch, positions, d_model)

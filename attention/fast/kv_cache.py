@@ -32,7 +32,7 @@ class KVCache:
 
     Meant for inference (under `torch.no_grad()`): the buffers are written in place.
 
-    Example:
+    Examples:
         >>> cache = KVCache(batch=1, num_kv_heads=2, capacity=8, d_head=4)
         >>> keys, values = cache.append(torch.ones(1, 2, 3, 4), torch.ones(1, 2, 3, 4))  # a prompt of 3
         >>> keys, values = cache.append(torch.ones(1, 2, 1, 4), torch.ones(1, 2, 1, 4))  # one more

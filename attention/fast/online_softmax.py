@@ -59,7 +59,7 @@ def online_softmax_step(
         factor exp(m - m') `(..., 1)` by which anything summed with the old
         maximum must be rescaled; and exp(block - m') `(..., n)`.
 
-    Example:
+    Examples:
         >>> m, l = torch.tensor([[float("-inf")]]), torch.zeros(1, 1)
         >>> m, l, _, _ = online_softmax_step(m, l, torch.tensor([[0.0, 1.0]]))
         >>> m, l, correction, _ = online_softmax_step(m, l, torch.tensor([[3.0]]))
@@ -83,7 +83,7 @@ def merge_softmax_states(
     The merge is associative, so the entries can be split anywhere and the
     parts reduced in any grouping (in parallel, say).
 
-    Example:
+    Examples:
         >>> x = torch.tensor([1.0, 5.0, 2.0, 4.0])
         >>> def state(part): return part.max(), part.sub(part.max()).exp().sum()
         >>> m, l = merge_softmax_states(*state(x[:2]), *state(x[2:]))
@@ -115,7 +115,7 @@ def online_softmax(x: torch.Tensor, dim: int = -1, *, block_size: int = 1) -> to
         TypeError: `x` is not a floating tensor, or `block_size` not an integer.
         ValueError: `block_size` <= 0.
 
-    Example:
+    Examples:
         >>> x = torch.tensor([[1.0, 2.0, 3.0], [1e4, float("-inf"), -1e4]])
         >>> online_softmax(x)
         tensor([[0.0900, 0.2447, 0.6652],

@@ -168,7 +168,7 @@ def tiled_attention(
         TypeError: non-tensor or non-float inputs, mixed dtypes, a non-bool `causal`,
             a non-integer `block_size`.
 
-    Example:
+    Examples:
         >>> from attention import scaled_dot_product_attention
         >>> _ = torch.manual_seed(0)
         >>> q, k, v = torch.randn(2, 10, 4), torch.randn(2, 10, 4), torch.randn(2, 10, 3)

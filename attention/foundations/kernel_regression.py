@@ -78,7 +78,7 @@ def attention_pooling(weights: ArrayLike, values: ArrayLike) -> NDArray[np.float
         ValueError: if the weights are not a 2-D array of rows that are
             probability distributions, or if there is not one value per key.
 
-    Example:
+    Examples:
         >>> attention_pooling([[0.5, 0.5], [1.0, 0.0]], [[2.0, 0.0], [4.0, 1.0]])
         array([[3. , 0.5],
                [2. , 0. ]])
@@ -111,7 +111,7 @@ def average_pooling(
         `(predictions, weights)`: predictions `(n_queries,)` or `(n_queries, d_v)`
         and weights `(n_queries, n_keys)`, all equal to 1 / n_keys.
 
-    Example:
+    Examples:
         >>> pred, w = average_pooling([0.0, 9.0], [1.0, 2.0, 3.0], [3.0, 6.0, 9.0])
         >>> pred
         array([6., 6.])
@@ -132,7 +132,7 @@ def squared_distances(queries: ArrayLike, keys: ArrayLike) -> NDArray[np.float64
     Returns:
         `(n_queries, n_keys)`; entry `[q, k]` is ||queries[q] - keys[k]||^2.
 
-    Example:
+    Examples:
         >>> squared_distances([0.0, 1.0], [0.0, 2.0, 3.0])
         array([[0., 4., 9.],
                [1., 1., 4.]])
@@ -161,7 +161,7 @@ def gaussian_kernel_weights(
     Returns:
         `(n_queries, n_keys)`; every row is non-negative and sums to 1.
 
-    Example:
+    Examples:
         >>> gaussian_kernel_weights([0.0], [-1.0, 0.0, 1.0], bandwidth=1.0).round(3)
         array([[0.274, 0.452, 0.274]])
     """
@@ -191,7 +191,7 @@ def nadaraya_watson(
         `(predictions, weights)`: predictions `(n_queries,)` or `(n_queries, d_v)`
         following the shape of `values`, and weights `(n_queries, n_keys)`.
 
-    Example:
+    Examples:
         >>> pred, w = nadaraya_watson([0.0, 1.0], [0.0, 1.0], [10.0, 20.0], bandwidth=0.01)
         >>> pred.round(6)
         array([10., 20.])
@@ -215,7 +215,7 @@ def make_regression_data(
     Returns:
         `(x, y)`, both `(num_points,)`, with x sorted.
 
-    Example:
+    Examples:
         >>> x, y = make_regression_data(num_points=5)
         >>> x.shape, y.shape, bool(np.all(np.diff(x) > 0))
         ((5,), (5,), True)
@@ -233,7 +233,7 @@ def make_regression_data(
 def target_function(x: ArrayLike) -> NDArray[np.float64]:
     """The curve behind `make_regression_data`: 2 sin(x) + 0.8 x.
 
-    Example:
+    Examples:
         >>> target_function([0.0]).round(3)
         array([0.])
     """

@@ -45,7 +45,7 @@ def naive_softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     Returns:
         An array of the shape of `logits`.
 
-    Example:
+    Examples:
         >>> naive_softmax([1.0, 2.0, 3.0]).round(3)  # fine for small logits
         array([0.09 , 0.245, 0.665])
         >>> naive_softmax([1000.0, 999.0])  # exp(1000) is inf, and inf / inf is NaN
@@ -76,7 +76,7 @@ def softmax(logits: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
             infinite logit (the message gives its index).
         TypeError: for non-numeric or complex input.
 
-    Example:
+    Examples:
         >>> softmax([1.0, 2.0, 3.0]).round(3)
         array([0.09 , 0.245, 0.665])
     """
@@ -112,7 +112,7 @@ def softmax_with_temperature(
     Raises:
         ValueError: for a temperature that is not positive (0, negative or NaN).
 
-    Example:
+    Examples:
         >>> softmax_with_temperature([1.0, 2.0, 3.0], 0.5).round(3)  # sharper than T = 1
         array([0.016, 0.117, 0.867])
     """
@@ -134,7 +134,7 @@ def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
         The Jacobian, of shape `(n, n)`; entry `[i, j]` is d s_i / d z_j. It is
         symmetric and each of its rows sums to 0.
 
-    Example:
+    Examples:
         >>> softmax_jacobian([0.0, 0.0])  # s = (1/2, 1/2)
         array([[ 0.25, -0.25],
                [-0.25,  0.25]])
@@ -155,7 +155,7 @@ def entropy(probabilities: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     Returns:
         The entropies, with `axis` removed. 0 for a one-hot row, log(n) for a uniform one.
 
-    Example:
+    Examples:
         >>> entropy([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]).round(4)  # log 4 = 1.3863
         array([0.    , 1.3863])
     """

@@ -127,7 +127,7 @@ class EncoderLayer(_Sublayers):
         holding the `"self"` attention weights `(batch, heads, T, T)` of the last
         call made with `need_weights=True`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> layer = EncoderLayer(d_model=8, num_heads=2, d_ff=32)
         >>> x = torch.randn(3, 5, 8)                          # (batch, positions, d_model)
@@ -172,7 +172,7 @@ class DecoderLayer(_Sublayers):
     `"self"` `(batch, heads, T, T)` and `"cross"` `(batch, heads, T, S)` attention
     weights of the last call made with `need_weights=True`.
 
-    Example:
+    Examples:
         >>> from attention import causal_mask
         >>> _ = torch.manual_seed(0)
         >>> layer = DecoderLayer(d_model=8, num_heads=2, d_ff=32)

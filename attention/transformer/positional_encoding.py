@@ -53,7 +53,7 @@ def sinusoidal_encoding(
     Returns:
         `(max_len, d_model)`: even columns are sines, odd columns cosines.
 
-    Example:
+    Examples:
         >>> pe = sinusoidal_encoding(max_len=3, d_model=4)
         >>> pe.shape
         torch.Size([3, 4])
@@ -79,7 +79,7 @@ def offset_matrix(offset: int, d_model: int, base: float = 10000.0) -> torch.Ten
     Returns:
         `(d_model, d_model)`, float64.
 
-    Example:
+    Examples:
         >>> pe = sinusoidal_encoding(10, 6, dtype=torch.float64)
         >>> shift = offset_matrix(3, 6)
         >>> torch.allclose(pe[:7] @ shift.T, pe[3:])
@@ -107,7 +107,7 @@ class PositionalEncoding(nn.Module):
         encoding: the `(max_len, d_model)` table, a buffer (saved with the
             model, moved by `.to()`, never trained).
 
-    Example:
+    Examples:
         >>> encode = PositionalEncoding(d_model=4, max_len=10)
         >>> x = torch.zeros(2, 3, 4)                     # (batch, positions, d_model)
         >>> encode(x)[0, 0]

@@ -43,7 +43,7 @@ class Seq2SeqTransformer(nn.Module):
         share_embeddings: use one matrix for the source and target embeddings and
             the output projection, as the paper does (needs one shared vocabulary).
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = Seq2SeqTransformer(source_vocab=13, target_vocab=13, d_model=16,
         ...     num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32, max_len=10)
@@ -176,7 +176,7 @@ def greedy_decode(
         `(batch, L)` generated ids, L <= max_len, without the start token; each
         row is its tokens, then the end token if it was reached, then padding.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = Seq2SeqTransformer(13, 13, d_model=16, num_heads=2, num_encoder_layers=1,
         ...                            num_decoder_layers=1, d_ff=32, max_len=10).eval()

@@ -32,7 +32,7 @@ class Transformer(nn.Module):
         encoder_layers, decoder_layers: `nn.ModuleList`s of the layers.
         encoder_norm, decoder_norm: the final `nn.LayerNorm` of each stack.
 
-    Example:
+    Examples:
         >>> from attention import causal_mask
         >>> _ = torch.manual_seed(0)
         >>> model = Transformer(d_model=8, num_heads=2, num_encoder_layers=2,

@@ -28,7 +28,7 @@ class DigitTask:
         held_out: the share of all possible sources kept out of training,
             chosen by a fixed hash of the digits, so train and test never meet.
 
-    Example:
+    Examples:
         >>> task = DigitTask("reverse", min_len=3, max_len=5)
         >>> source, target = task.sample(2, torch.Generator().manual_seed(0))
         >>> task.to_text(source[0]), task.to_text(target[0])
@@ -120,7 +120,7 @@ def decoder_input(target: torch.Tensor) -> torch.Tensor:
 
     `(batch, T)` -> `(batch, T)`; the last target token (end or padding) is never read.
 
-    Example:
+    Examples:
         >>> decoder_input(torch.tensor([[5, 4, 2]]))
         tensor([[1, 5, 4]])
     """

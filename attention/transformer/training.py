@@ -34,7 +34,7 @@ class Adam:
         betas: the decay of the two averages; the paper uses (0.9, 0.98).
         eps: added to the denominator, against division by zero.
 
-    Example:
+    Examples:
         >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
         >>> optimizer = Adam([w])
         >>> (w ** 2).sum().backward()

@@ -1,4 +1,4 @@
-"""Additive attention (Bahdanau, Cho and Bengio, 2015).
+"""Additive attention (Bahdanau, Cho and Bengio; arXiv 2014, ICLR 2015).
 
 Before dot products, attention scores came from a small feed-forward network:
 
@@ -35,7 +35,7 @@ class AdditiveAttention(nn.Module):
         w_k: `nn.Linear(key_size, hidden_size, bias=False)`.
         w_v: `nn.Linear(hidden_size, 1, bias=False)`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> attend = AdditiveAttention(query_size=4, key_size=6, hidden_size=8)
         >>> query, key, value = torch.randn(2, 3, 4), torch.randn(2, 5, 6), torch.randn(2, 5, 7)

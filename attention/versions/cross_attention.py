@@ -59,7 +59,7 @@ class CrossAttention(nn.Module):
         w_k: `nn.Linear(input_size, query_size, bias=False)`; `w_k.weight` is (W^K)^T.
         w_v: `nn.Linear(input_size, value_size, bias=False)`; `w_v.weight` is (W^V)^T.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> attend = CrossAttention(query_size=4, input_size=6, value_size=3)
         >>> query = torch.randn(2, 3, 4)                  # (batch, Tq, query_size)

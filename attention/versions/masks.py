@@ -34,7 +34,7 @@ def causal_mask(
     Returns:
         A bool tensor of shape `(Tq, Tk)`, True where the query may attend.
 
-    Example:
+    Examples:
         >>> causal_mask(3).int()
         tensor([[1, 0, 0],
                 [1, 1, 0],
@@ -63,7 +63,7 @@ def padding_mask(
         middle dim of size 1 broadcasts over the queries of scores
         `(batch, queries, keys)`.
 
-    Example:
+    Examples:
         >>> padding_mask([3, 1], max_len=4).int()
         tensor([[[1, 1, 1, 0]],
         <BLANKLINE>

@@ -38,9 +38,12 @@ def fused_attention(
 ) -> torch.Tensor:
     """PyTorch's fused attention, made to give zeros for a query with no allowed key.
 
-    PyTorch's boolean `attn_mask` uses our convention (True = may attend), but
-    a fully masked query may come out as NaN there. Such queries are allowed
-    to see every key (a finite result) and their output is then set to 0.
+    PyTorch's boolean `attn_mask` uses our convention (True = may attend). For a
+    fully masked query, torch 2.13's `F.scaled_dot_product_attention` returns
+    zeros on its own, but older versions returned NaN there (and
+    `nn.MultiheadAttention` still does with `need_weights=True`; chapter 9 shows
+    both). So as not to depend on the version, such queries are allowed to see
+    every key (a finite result) and their output is then set to 0.
     """
     if mask is None:
         return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p)
@@ -96,7 +99,7 @@ class MultiHeadAttention(nn.Module):
     Members:
         w_q, w_k, w_v, w_o: `nn.Linear(d_model, d_model, bias=bias)`.
 
-    Example:
+    Examples:
         >>> from attention import causal_mask
         >>> _ = torch.manual_seed(0)
         >>> attend = MultiHeadAttention(d_model=8, num_heads=2)

@@ -47,7 +47,7 @@ def numpy_causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[
     With Tk > Tq the queries are the last Tq of Tk positions (lower-right
     alignment), exactly as `attention.causal_mask`.
 
-    Example:
+    Examples:
         >>> numpy_causal_mask(2, 3).astype(int)
         array([[1, 1, 0],
                [1, 1, 1]])
@@ -59,7 +59,7 @@ def numpy_causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[
 def numpy_padding_mask(lengths: Sequence[int] | ArrayLike, max_len: int) -> NDArray[np.bool_]:
     """Mask `(batch, 1, max_len)`, True at the first `lengths[b]` positions of sequence b.
 
-    Example:
+    Examples:
         >>> numpy_padding_mask([2, 3], max_len=3).astype(int)
         array([[[1, 1, 0]],
         <BLANKLINE>
@@ -83,7 +83,7 @@ def numpy_masked_softmax(
     A row with no allowed entry gets all-zero weights (not NaN). Without a mask
     this is `attention.foundations.softmax.softmax`.
 
-    Example:
+    Examples:
         >>> numpy_masked_softmax([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]],
         ...                      [[True, True, False], [False, False, False]])
         array([[0.5, 0.5, 0. ],
@@ -122,7 +122,7 @@ def numpy_scaled_dot_product_attention(
     Returns:
         `(output, weights)` of shapes `(..., Tq, d_v)` and `(..., Tq, Tk)`.
 
-    Example:
+    Examples:
         >>> query = np.array([[1.0, 0.0]])             # (Tq=1, d_k=2)
         >>> key = np.array([[1.0, 0.0], [0.0, 1.0]])   # (Tk=2, d_k=2)
         >>> value = np.array([[10.0], [20.0]])         # (Tk=2, d_v=1)

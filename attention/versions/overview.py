@@ -47,8 +47,10 @@ VERSIONS: tuple[Version, ...] = (
     Version(1, "dot-product", "the score becomes a dot product, nothing learned"),
     Version(2, "scaled dot-product", "scores divided by √d, so softmax does not saturate"),
     Version(3, "many queries", "a matrix of queries, one softmax per query"),
-    Version(4, "cross-attention", "keys and values are learned projections of the input"),
-    Version(5, "self-attention", "the queries are projected from the same input"),
+    Version(4, "cross-attention",
+            "queries from one sequence attend over another, projected into keys and values"),
+    Version(5, "self-attention",
+            "queries, keys and values all projected from the same sequence"),
     Version(6, "multi-head", "several smaller heads side by side, then an output projection"),
 )
 
@@ -93,7 +95,7 @@ def version_module(number: int, d: int = 64, hidden: int = 64, heads: int = 8) -
     Versions 1 to 3 are functions (`attention.scaled_dot_product_attention`),
     with no parameters.
 
-    Example:
+    Examples:
         >>> version_module(0, d=4, hidden=3)
         AdditiveAttention(
           (w_q): Linear(in_features=4, out_features=3, bias=False)
@@ -121,7 +123,7 @@ def version_module(number: int, d: int = 64, hidden: int = 64, heads: int = 8) -
 def count_parameters(module: nn.Module | None) -> int:
     """The number of learned scalars in `module` (0 for None).
 
-    Example:
+    Examples:
         >>> count_parameters(nn.Linear(3, 2))  # a 2 x 3 weight and 2 biases
         8
     """
@@ -131,9 +133,9 @@ def count_parameters(module: nn.Module | None) -> int:
 def version_cost(number: int, seq_len: int, d: int = 64, hidden: int = 64, heads: int = 8) -> Cost:
     """FLOPs of version `number` on one sequence of `seq_len` inputs of size `d`.
 
-    Example:
+    Examples:
         >>> version_cost(1, seq_len=10, d=4).total  # 1 query: q k^T, softmax, weights @ V
-        190
+        210
     """
     _check_number(number)
     _check_sizes(d, seq_len, hidden, heads, split=number == 6)
@@ -164,7 +166,7 @@ def evolution_table(d: int = 64, seq_len: int = 128, hidden: int = 64, heads: in
     Returns:
         Seven `EvolutionRow`s, in version order.
 
-    Example:
+    Examples:
         >>> rows = evolution_table(d=64, seq_len=128, heads=8)
         >>> [row.parameters for row in rows]
         [8256, 0, 0, 0, 8192, 12288, 16640]

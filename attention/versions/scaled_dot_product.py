@@ -74,7 +74,7 @@ def masked_softmax(
     Returns:
         Weights of the shape of `scores`.
 
-    Example:
+    Examples:
         >>> scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
         >>> mask = torch.tensor([[True, True, False], [False, False, False]])
         >>> masked_softmax(scores, mask)
@@ -125,7 +125,7 @@ def scaled_dot_product_attention(
         ValueError: shapes that do not fit (named in the message), or scale <= 0.
         TypeError: non-tensor or non-float inputs, or a non-boolean mask.
 
-    Example:
+    Examples:
         >>> query = torch.tensor([[1.0, 0.0]])              # (Tq=1, d_k=2)
         >>> key = torch.tensor([[1.0, 0.0], [0.0, 1.0]])    # (Tk=2, d_k=2)
         >>> value = torch.tensor([[10.0], [20.0]])          # (Tk=2, d_v=1)

@@ -33,7 +33,7 @@ class SelfAttention(nn.Module):
         w_k: `nn.Linear(d_model, d_k, bias=False)`; `w_k.weight` is (W^K)^T.
         w_v: `nn.Linear(d_model, d_v, bias=False)`; `w_v.weight` is (W^V)^T.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> attend = SelfAttention(d_model=8, d_k=4, d_v=6)
         >>> x = torch.randn(2, 5, 8)                      # (batch, T, d_model)

@@ -19,7 +19,7 @@ def test_the_book_has_chapters():
     assert len(CHAPTERS) >= 2
 
 
-# Printed from the built site after `mkdocs build` (scripts/book_pdf.py, tests/test_pdf.py).
+# Printed from the built site after `mkdocs build` (scripts/book_pdf.py, tests/site/test_pdf.py).
 BUILT_AFTER_THE_SITE = {"book.pdf"}
 
 

@@ -15,11 +15,13 @@ from attention import (
     scaled_dot_product_attention,
 )
 from attention.fast.cost import (
+    SOFTMAX_FLOPS_PER_SCORE,
     additive_attention_cost,
     dot_product_attention_cost,
     kv_cache_bytes,
     matmul_flops,
     multi_head_attention_cost,
+    softmax_flops,
 )
 
 sizes = st.integers(1, 9)
@@ -87,3 +89,21 @@ def test_cache_bytes_is_the_size_of_the_buffers():
     assert kv_cache_bytes(2, num_layers=1, num_kv_heads=3, d_head=5, num_positions=7, bytes_per_element=2) == buffers
     # Grouped-query attention with 8 of 32 heads keeps a quarter of the cache.
     assert kv_cache_bytes(1, 32, 32, 128, 4096) == 4 * kv_cache_bytes(1, 32, 8, 128, 4096)
+
+
+def test_softmax_counts_five_flops_per_score():
+    # max, subtract, exp, sum, divide: one FLOP each per score
+    assert softmax_flops(3, 7) == 5 * 3 * 7
+    assert SOFTMAX_FLOPS_PER_SCORE == 5
+
+
+@settings(deadline=None, max_examples=25)
+@given(tq=sizes, tk=sizes, dk=sizes, dv=sizes, scaled=st.booleans())
+def test_dot_product_elementwise_is_the_softmax_and_the_scale(tq, tk, dk, dv, scaled):
+    cost = dot_product_attention_cost(tq, tk, dk, dv, scaled=scaled)
+    assert cost.elementwise == 5 * tq * tk + (tq * dk if scaled else 0)
+
+
+def test_additive_elementwise_is_add_tanh_and_the_softmax():
+    # (queries, keys, hidden) add and tanh, then a softmax over (queries, keys)
+    assert additive_attention_cost(2, 3, 4, 5, 6, 7).elementwise == 2 * 2 * 3 * 6 + 5 * 2 * 3

@@ -124,19 +124,19 @@ def test_matmul_flops_are_what_torch_counts(head_size, heads, hidden, t):
 def test_elementwise_flops_by_hand():
     t, d, hidden, heads = 10, 8, 6, 2
     rows = evolution_table(d=d, seq_len=t, hidden=hidden, heads=heads)
-    softmax_one_query = 3 * t  # exp, sum and divide over T scores
+    softmax_one_query = 5 * t  # max, subtract, exp, sum and divide over T scores
     assert rows[0].cost.elementwise == 2 * t * hidden + softmax_one_query  # add and tanh
     assert rows[1].cost.elementwise == softmax_one_query
     assert rows[2].cost.elementwise == softmax_one_query + d  # the query times 1/sqrt(d)
     for row in rows[3:6]:
-        assert row.cost.elementwise == 3 * t * t + t * d
-    assert rows[6].cost.elementwise == heads * (3 * t * t + t * (d // heads))
+        assert row.cost.elementwise == 5 * t * t + t * d
+    assert rows[6].cost.elementwise == heads * (5 * t * t + t * (d // heads))
 
 
 def test_reference_sizes_and_total():
     rows = evolution_table(d=64, seq_len=128, hidden=64, heads=8)
     assert [row.parameters for row in rows] == [8256, 0, 0, 0, 8192, 12288, 16640]
-    assert rows[1].cost.total == 2 * 64 * 128 * 2 + 3 * 128
+    assert rows[1].cost.total == 2 * 64 * 128 * 2 + 5 * 128
     assert version_cost(6, 128).total == rows[6].cost.total
 
 
