@@ -56,6 +56,13 @@ _TORCH_NAMES = {
     "Transformer": "attention.transformer",
     "Seq2SeqTransformer": "attention.seq2seq",
     "greedy_decode": "attention.seq2seq",
+    # The three families (chapter 14)
+    "MaskedLanguageModel": "attention.encoder_models",
+    "make_palindromes": "attention.encoder_models",
+    "mask_tokens": "attention.encoder_models",
+    "VisionTransformer": "attention.vision_transformer",
+    "patchify": "attention.vision_transformer",
+    "make_shape_images": "attention.shape_images",
     # Making attention fast (chapters 15 to 17)
     "online_softmax": "attention.online_normalizer",
     "tiled_attention": "attention.tiling",
