@@ -36,6 +36,13 @@ def make_palindromes(
 ) -> torch.Tensor:
     """`count` palindromes `d_1 ... d_n d_n ... d_1`, n drawn from [min_half, max_half], padded.
 
+    Args:
+        count: the number of sequences.
+        generator: the source of the lengths and digits (seed it).
+        min_half: the fewest digits in a half.
+        max_half: the most digits in a half; sequences are padded to 2 * max_half.
+        num_digits: the number of distinct digits.
+
     Returns:
         int64 `(count, 2 * max_half)`: digit d is token d + 2, padding is 0.
 
@@ -112,7 +119,9 @@ class MaskedLanguageModel(nn.Module):
 
     Args:
         vocab_size: the number of token ids.
-        d_model, num_heads, d_ff: the sizes of every encoder layer.
+        d_model: the size of every position's vector.
+        num_heads: heads of every self-attention; must divide d_model.
+        d_ff: the hidden size of the feed-forward networks.
         num_layers: the number of encoder layers.
         max_len: the longest sequence (the table of position embeddings).
         pad_token: the id of padding, hidden from attention.
@@ -174,7 +183,9 @@ class MaskedLanguageModel(nn.Module):
         return self.head(self.norm(x))  # (batch, T, vocab)
 
 
-def masked_lm_loss(model: MaskedLanguageModel, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def masked_lm_loss(
+    model: MaskedLanguageModel, inputs: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """Mean cross-entropy at the chosen positions (targets != IGNORE) only."""
     logits = model(inputs)  # (batch, T, vocab)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)

@@ -72,7 +72,9 @@ class VisionTransformer(nn.Module):
         patch_size: the side of a patch; must divide image_size.
         channels: colour channels of the images (1 for grey).
         num_classes: the number of classes the head scores.
-        d_model, num_heads, d_ff: the sizes of every encoder layer.
+        d_model: the size of every position's vector.
+        num_heads: heads of every self-attention; must divide d_model.
+        d_ff: the hidden size of the feed-forward networks.
         num_layers: the number of encoder layers.
         pool: "cls" to classify from a class token's output, "mean" from the
             mean of the patches' outputs.
@@ -117,8 +119,12 @@ class VisionTransformer(nn.Module):
         self.num_patches = (image_size // patch_size) ** 2
         self.embed = nn.Linear(self.channels * patch_size * patch_size, d_model)
         length = self.num_patches + (pool == "cls")
-        self.class_token = nn.Parameter(torch.randn(1, 1, d_model) * 0.02) if pool == "cls" else None
-        self.position = nn.Parameter(torch.randn(1, length, d_model) * 0.02) if positions else None
+        self.class_token = None
+        if pool == "cls":
+            self.class_token = nn.Parameter(torch.randn(1, 1, d_model) * 0.02)  # (1, 1, d_model)
+        self.position = None
+        if positions:
+            self.position = nn.Parameter(torch.randn(1, length, d_model) * 0.02)  # (1, T, d_model)
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, num_heads, d_ff, norm_first=True)
             for _ in range(check_count("num_layers", num_layers))
