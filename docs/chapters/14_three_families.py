@@ -36,14 +36,9 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 import attention
-from attention.encoder_models import (
-    MASK,
-    PAD,
-    MaskedLanguageModel,
-    make_palindromes,
-    mask_tokens,
-    masked_lm_loss,
-)
+from attention.encoder_models import (MASK, PAD, MaskedLanguageModel,
+                                      make_palindromes, mask_tokens,
+                                      masked_lm_loss)
 from attention.kv_decoding import TinyLanguageModel
 from attention.plotting import COLORS, use_book_style
 from attention.shape_images import SHAPE_NAMES, make_shape_images
@@ -78,17 +73,14 @@ torch.set_num_threads(1)  # small models: one thread is fastest, and the same ev
 # and cast every text task, from translation to classification, as writing an
 # answer text from an input text.
 
-# %% tags=["fold"]
-from matplotlib.patches import FancyBboxPatch
+# %% tags=["remove-input"]
+from matplotlib.patches import Rectangle
 
 
 def box(ax, x, y, text, color, width=0.8, height=0.11):
-    """A rounded box centred at (x, y), tinted with `color`, with its text."""
-    patch = FancyBboxPatch(
-        (x - width / 2, y - height / 2), width, height,
-        boxstyle="round,pad=0.01,rounding_size=0.02",
-        facecolor=color, edgecolor=color, alpha=0.3, linewidth=1.5)
-    ax.add_patch(patch)
+    """A box centred at (x, y), tinted with `color`, with its text."""
+    ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height,
+                           facecolor=color, edgecolor="none", alpha=0.3))
     ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 
 
@@ -103,10 +95,8 @@ def stack(ax, x, blocks, bottom, top):
     y = 0.08
     box(ax, x, y, bottom, COLORS[5])
     ys = [0.3 + 0.14 * k for k in range(len(blocks))]
-    frame = FancyBboxPatch(
-        (x - 0.46, ys[0] - 0.1), 0.92, ys[-1] - ys[0] + 0.2,
-        boxstyle="round,pad=0.0,rounding_size=0.03", fill=False,
-        edgecolor=plt.rcParams["text.color"], linewidth=0.8, linestyle="--")
+    frame = Rectangle((x - 0.46, ys[0] - 0.1), 0.92, ys[-1] - ys[0] + 0.2, fill=False,
+                      edgecolor=plt.rcParams["text.color"], linewidth=0.8, linestyle="--")
     ax.add_patch(frame)
     ax.text(x - 0.45, ys[-1] + 0.105, "× N", fontsize=8.5, va="bottom")
     arrow(ax, (x, y + 0.055), (x, ys[0] - 0.055))
@@ -180,11 +170,6 @@ masks = {
     "decoder self-attention": attention.causal_mask(T),  # (T, T)
     "cross-attention": source_padding[0].expand(T, S),  # (T, S)
 }
-labels = {
-    "encoder self-attention": (source, source),
-    "decoder self-attention": (target, target),
-    "cross-attention": (target, source),
-}
 for name, mask in masks.items():
     print(f"{name:>22}: {tuple(mask.shape)}, {int(mask.sum())} of "
           f"{mask.numel()} pairs may attend")
@@ -192,9 +177,9 @@ for name, mask in masks.items():
 # %% tags=["fold"]
 fig, axes = plt.subplots(1, 3, figsize=(7.6, 2.8), layout="constrained",
                          gridspec_kw={"width_ratios": [S, T, S]})
-for ax, (name, mask) in zip(axes, masks.items()):
-    rows, cols = labels[name]
-    ax.imshow(mask.float(), cmap="viridis", vmin=0, vmax=1)
+labels = [(source, source), (target, target), (target, source)]  # (rows, columns)
+for ax, (name, mask), (rows, cols) in zip(axes, masks.items(), labels):
+    ax.imshow(mask.float(), cmap="viridis", vmin=0, vmax=1, interpolation="none")
     ax.grid(False)
     ax.set_title(name, fontsize=9.5)
     ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=8)
@@ -334,26 +319,26 @@ layer_weights = [layer.weights["self"][0].mean(dim=0)  # (8, 8), mean of heads
                  for layer in encoder_model.layers]
 token_labels = show(example_hidden[0]).split()
 fig = attention.plot_attention_weights(
-    torch.stack(layer_weights), token_labels, token_labels,
-    titles=["layer 1, mean of heads", "layer 2, mean of heads"], cell_size=0.3)
+    layer_weights[0], token_labels, token_labels,
+    titles=["layer 1, mean of heads"], cell_size=0.3)
 plt.show()
 
 # %% [markdown]
-# **Figure 14.3.** Self-attention of the trained encoder on the palindrome 7 2 5 9 9
-# 5 2 7 with its second digit hidden (M), averaged over the four heads of each
-# layer; one row per query position, one column per key. Look at the row of M in
-# each layer: the query at position 1 puts much of its weight on position 6, its
-# mirror, to the *right* of it, where the hidden digit is written again. Other rows
-# show the same mirror pattern: every position looks across to its twin.
+# **Figure 14.3.** Self-attention in the first layer of the trained encoder, on the
+# palindrome 7 2 5 9 9 5 2 7 with its second digit hidden (M), averaged over the
+# layer's four heads; one row per query position, one column per key. Look at the
+# row of M: the query at position 1 puts most of its weight on position 6, its
+# mirror, to the *right* of it, where the hidden digit is written again. The other
+# rows draw the same anti-diagonal: every position looks across to its twin.
 
 # %% tags=["remove-input"]
 guess = int(scores[0, 1].argmax()) - 2
-mirror_weight = max(w[1, 6].item() for w in layer_weights)
+verdict = "the right one" if guess == 2 else "not the right one, 2"
 Markdown(
     f"The hidden query gives its mirror position {layer_weights[0][1, 6]:.0%} of "
     f"its weight in layer 1 and {layer_weights[1][1, 6]:.0%} in layer 2 (an even "
     f"spread over 8 keys would give 12.5%), and the model fills in the digit "
-    f"{guess}, which is right."
+    f"{guess}, {verdict}."
 )
 
 # %% [markdown]
@@ -404,11 +389,11 @@ print("accuracy per predicted position:",
 fig, ax = plt.subplots(figsize=(6.4, 2.6))
 positions = np.arange(8)
 ax.bar(positions - 0.2, encoder_accuracy, width=0.4,
-       label="encoder-only: hidden token at $t$")
+       label="encoder-only: the hidden token")
 ax.bar(positions[1:] + 0.2, decoder_accuracy, width=0.4,
-       label="decoder-only: token $t$ from tokens before it")
+       label="decoder-only: the token from those before it")
 ax.axhline(0.1, color=COLORS[3], linestyle="--", linewidth=1.2, label="chance")
-ax.set_xlabel("position $t$ in a palindrome of 8 digits")
+ax.set_xlabel("position in a palindrome of 8 digits")
 ax.set_ylabel("accuracy")
 ax.set_ylim(0, 1.05)
 ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02))
@@ -477,15 +462,12 @@ with torch.no_grad():
     seq2seq(source_ids, target_in, need_weights=True)  # (1, T, 12) logits
 encoder_layer = seq2seq.transformer.encoder_layers[0]
 decoder_layer = seq2seq.transformer.decoder_layers[0]
-found = {
-    "encoder self-attention": encoder_layer.weights["self"][0, 0],  # (S, S)
-    "decoder self-attention": decoder_layer.weights["self"][0, 0],  # (T, T)
-    "cross-attention": decoder_layer.weights["cross"][0, 0],  # (T, S)
-}
-for name, weights in found.items():
-    follows = torch.equal(weights > 0, masks[name])  # weight only where allowed
-    print(f"{name:>22}: weights {tuple(weights.shape)}, "
-          f"zero exactly where the mask hides: {follows}")
+found = [encoder_layer.weights["self"],  # (1, heads, S, S)
+         decoder_layer.weights["self"],  # (1, heads, T, T)
+         decoder_layer.weights["cross"]]  # (1, heads, T, S)
+for (name, mask), weights in zip(masks.items(), found):
+    follows = torch.equal(weights > 0, mask.expand_as(weights))
+    print(f"{name:>22}: weights zero exactly where the mask hides: {follows}")
 
 # %% [markdown]
 # The encoder-decoder pays for the source twice over in parameters (a second stack,
@@ -537,11 +519,12 @@ shown = [int((test_labels == k).nonzero()[0]) for k in range(4)]  # one per clas
 
 fig, axes = plt.subplots(1, 4, figsize=(6.4, 1.9), layout="constrained")
 for ax, index in zip(axes, shown):
-    ax.imshow(test_images[index, 0], cmap="viridis")
+    ax.imshow(test_images[index, 0], cmap="viridis", interpolation="none")
     ax.set_title(SHAPE_NAMES[int(test_labels[index])], fontsize=9)
-    borders = [-0.5, 3.5, 7.5, 11.5, 15.5]  # between pixels: the patch borders
-    ax.set_xticks(borders, [0, 4, 8, 12, 16])
-    ax.set_yticks(borders, [0, 4, 8, 12, 16])
+    borders = [3.5, 7.5, 11.5]  # between pixels: the patch borders
+    ax.set_xticks(borders, [])
+    ax.set_yticks(borders, [])
+    ax.tick_params(length=0)
     ax.grid(True, alpha=0.6)
 plt.show()
 
@@ -561,7 +544,7 @@ vit = VisionTransformer(image_size=16, patch_size=4, channels=1, num_classes=4,
                         d_model=32, num_heads=4, num_layers=2, d_ff=64)
 optimizer = Adam(vit.parameters())
 picker = torch.Generator().manual_seed(0)  # which images each step sees
-vit_steps = 200
+vit_steps = 150
 for step in range(1, vit_steps + 1):
     batch = torch.randint(0, len(train_images), (32,), generator=picker)
     loss = F.cross_entropy(vit(train_images[batch]), train_labels[batch])
@@ -592,33 +575,26 @@ last = vit.layers[-1].weights["self"]  # (400, heads, 17, 17): class token first
 class_reads = last[:, :, 0, 1:].mean(dim=1)  # (400, 16): class token -> patches
 grids = class_reads.reshape(-1, 4, 4)  # (400, 4, 4), the patches' places
 
-others = [int((test_labels == k).nonzero()[1]) for k in range(4)]  # new ones
-fig, axes = plt.subplots(2, 4, figsize=(6.4, 3.5), layout="constrained")
-for column, index in enumerate(others):
-    axes[0, column].imshow(test_images[index, 0], cmap="viridis")
-    guess = SHAPE_NAMES[int(predicted[index])]
+fig, axes = plt.subplots(1, 4, figsize=(6.4, 2.0), layout="constrained")
+for ax, index in zip(axes, shown):  # the images of Figure 14.5
     right = int(predicted[index]) == int(test_labels[index])
-    axes[0, column].set_title(
-        f"{SHAPE_NAMES[int(test_labels[index])]}\n"
-        f"({'predicted correctly' if right else 'predicted: ' + guess})", fontsize=8)
-    axes[1, column].imshow(test_images[index, 0], cmap="gray")
-    heat = axes[1, column].imshow(grids[index], cmap="viridis", alpha=0.65,
-                                  extent=(-0.5, 15.5, 15.5, -0.5), vmin=0)
-    for ax in axes[:, column]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-axes[1, 0].set_ylabel("class token's\nattention", fontsize=9)
-fig.colorbar(heat, ax=axes[1, :], shrink=0.8, label="weight")
+    guess = SHAPE_NAMES[int(predicted[index])]
+    ax.set_title("predicted correctly" if right else f"predicted: {guess}", fontsize=8)
+    ax.imshow(test_images[index, 0], cmap="gray", interpolation="none")
+    heat = ax.imshow(grids[index], cmap="viridis", alpha=0.65, vmin=0,
+                     extent=(-0.5, 15.5, 15.5, -0.5), interpolation="none")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+fig.colorbar(heat, ax=axes, shrink=0.8, label="weight")
 plt.show()
 
 # %% [markdown]
-# **Figure 14.6.** What the class token attends to. Top: four more test images and
-# the model's prediction. Bottom: the same image in grey, overlaid with the class
-# token's attention over the 16 patches in the last layer (mean of the heads),
-# brighter for more weight; the colour bar is for the bottom row. The weight
-# collects on patches the shape passes through, and the empty patches of noise get
-# little.
+# **Figure 14.6.** What the class token attends to, on the four test images of
+# Figure 14.5 (in grey), with the model's prediction: the class token's attention
+# over the 16 patches in the last layer (mean of the heads) is laid over each
+# image, brighter for more weight. The weight collects on patches the shape passes
+# through; the patches of mere noise get little.
 
 # %% tags=["remove-input"]
 # The share of the class token's weight on patches that hold part of the shape,
@@ -639,8 +615,9 @@ Markdown(
 # embeddings, self-attention sees the patches as a set, not a grid: permuting the
 # patches permutes the outputs, and the class token's output does not change at
 # all (the last exercise checks it). And the class token is a convention, not a
-# necessity: the mean of the patches' outputs works about as well
-# (`VisionTransformer(..., pool="mean")`).
+# necessity: the head may read the mean of the patches' outputs instead
+# (`VisionTransformer(..., pool="mean")`), which Dosovitskiy et al. found to work
+# about as well once the learning rate was tuned for it.
 #
 # ## Cross-attention beyond translation
 #
@@ -648,8 +625,8 @@ Markdown(
 # of one kind. The queries may come from an image being generated and the keys and
 # values from a text: in the latent diffusion model behind Stable Diffusion
 # ([Rombach et al., 2022](../reference/references.md#rombach2022)), the network that
-# removes noise from the image has cross-attention layers whose queries are
-# positions of the image and whose keys and values are the outputs of a text
+# removes noise from a compressed image has cross-attention layers whose queries
+# are positions of that image and whose keys and values are the outputs of a text
 # encoder, so the prompt steers every denoising step. Flamingo
 # ([Alayrac et al., 2022](../reference/references.md#alayrac2022)) goes the other
 # way: it inserts cross-attention layers into a pretrained, frozen decoder-only
