@@ -414,8 +414,9 @@ second_half = decoder_accuracy[4:].mean().item()  # positions 5 to 7
 Markdown(
     f"On positions 1 to 3 the decoder is right {first_half:.0%} of the time, about "
     f"chance; on positions 5 to 7 it is right {second_half:.0%} of the time. "
-    f"Position 4 is the middle, where the decoder must also guess whether the "
-    f"palindrome turns back there ({decoder_accuracy[3]:.0%}). In exchange, each "
+    f"Position 4 is the middle: to predict it, the decoder must first work out "
+    f"from the digits so far that the palindrome turns there "
+    f"({decoder_accuracy[3]:.0%}). In exchange, each "
     f"step graded every real next token, {graded:,} in all, against the "
     f"encoder's {picked:,}. Neither model is better: the encoder-only model "
     f"understands a text it is given, the decoder-only model can write one."
