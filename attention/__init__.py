@@ -66,6 +66,13 @@ _TORCH_NAMES = {
     "Transformer": "attention.transformer.stack",
     "Seq2SeqTransformer": "attention.transformer.seq2seq",
     "greedy_decode": "attention.transformer.seq2seq",
+    # The three families (chapter 14)
+    "MaskedLanguageModel": "attention.transformer.encoder_models",
+    "make_palindromes": "attention.transformer.encoder_models",
+    "mask_tokens": "attention.transformer.encoder_models",
+    "VisionTransformer": "attention.transformer.vision_transformer",
+    "patchify": "attention.transformer.vision_transformer",
+    "make_shape_images": "attention.transformer.shape_images",
     # Making attention fast (chapters 15 to 17)
     "online_softmax": "attention.fast.online_softmax",
     "tiled_attention": "attention.fast.tiled_attention",
