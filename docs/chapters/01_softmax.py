@@ -31,8 +31,8 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.plotting import COLORS, use_book_style
+from attention.book.prose import tex_sci
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)

@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.plotting import use_book_style, COLORS
+from attention.book.prose import tex_sci
+from attention.book.plotting import use_book_style, COLORS
 
 use_book_style()
 np.set_printoptions(precision=3, suppress=True)

@@ -33,8 +33,8 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.cost import additive_attention_cost, dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import additive_attention_cost, dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -243,7 +243,7 @@ print("parameters of W:", project.weight.numel())
 #
 # ## What it gains: the cost, counted
 #
-# The package's `attention.cost` counts the floating-point operations (FLOPs) of one
+# The package's `attention.fast.cost` counts the floating-point operations (FLOPs) of one
 # forward pass. A matrix product of a $(d_1, d_2)$ and a $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a
 # multiply and an add per term); an element-wise operation costs one per element. For
 # $n_q$ queries of size $d_q$, $n_k$ keys of size $d_k$, values of size $d_v$ and hidden
@@ -476,7 +476,7 @@ Markdown(
 #    how sharp the weights can get?
 # 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
 #    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
-#    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
+#    grows, and check it with `attention.fast.cost` at $T = 2^{16}$ for $d = 64$. Up to which
 #    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]

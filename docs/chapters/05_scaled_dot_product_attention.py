@@ -33,9 +33,9 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.cost import dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.book.prose import tex_sci
+from attention.fast.cost import dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -126,7 +126,7 @@ v1_cost = dot_product_attention_cost(T_cost, T_cost, d_cost, d_cost, scaled=Fals
 v2_cost = dot_product_attention_cost(T_cost, T_cost, d_cost, d_cost, scaled=True)
 extra = v2_cost.total - v1_cost.total
 Markdown(
-    f"By the FLOP formulas of `attention.cost`, for {T_cost} queries and {T_cost} keys of "
+    f"By the FLOP formulas of `attention.fast.cost`, for {T_cost} queries and {T_cost} keys of "
     f"size {d_cost}, version 1 costs {v1_cost.total:,} floating-point operations and "
     f"version 2 {extra:,} more, {extra / v1_cost.total:.2%} of the total."
 )

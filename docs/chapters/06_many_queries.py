@@ -38,8 +38,8 @@ from IPython.display import Markdown
 from matplotlib.patches import Rectangle
 
 import attention
-from attention.cost import dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -214,7 +214,7 @@ print("max |loop - matrix| =", np.abs(output_loop - output).max())
 
 # %% [markdown]
 # The two agree to rounding error. They also do exactly the same arithmetic: every
-# FLOP formula of `attention.cost` grows in proportion to the number of queries, so the
+# FLOP formula of `attention.fast.cost` grows in proportion to the number of queries, so the
 # cost of $T_q$ queries at once is $T_q$ times the cost of one. The difference is in how
 # fast the computer does it. A loop in Python pays a fixed overhead on every call (checks,
 # dispatch, small allocations), and a matrix product of a single row cannot use the

@@ -29,9 +29,9 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.evolution import count_parameters
-from attention.cost import dot_product_attention_cost, projection_cost
-from attention.plotting import COLORS, use_book_style
+from attention.versions.overview import count_parameters
+from attention.fast.cost import dot_product_attention_cost, projection_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -314,7 +314,7 @@ Markdown(
     f"Computing them is a matrix product per source word. For a "
     f"{t_q}-word translation of a {t_k}-word sentence, the projections cost "
     f"{project.total / 1e6:.1f} million floating-point operations "
-    f"(`attention.cost.projection_cost`), the scores, softmax and weighted sum "
+    f"(`attention.fast.cost.projection_cost`), the scores, softmax and weighted sum "
     f"{core.total / 1e6:.2f} million. The projections cost about $4 T_k d^2$ and the "
     f"attention about $4 T_q T_k d$, a ratio of $T_q / d$: the attention itself "
     f"takes over only when there are more than about {d_model} queries."

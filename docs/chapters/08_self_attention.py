@@ -31,7 +31,7 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)

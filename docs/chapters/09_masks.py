@@ -38,7 +38,7 @@ from matplotlib.patches import Patch
 from torch import nn
 
 import attention
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)

@@ -33,8 +33,8 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.cost import multi_head_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import multi_head_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -270,7 +270,7 @@ plt.show()
 # heads computes a $T_q \times T_k$ score matrix from vectors of size $d_{\text{model}}/h$,
 # so all heads together do $h \cdot 2 T_q T_k (d_{\text{model}}/h) = 2 T_q T_k
 # d_{\text{model}}$ FLOPs for the scores, exactly as one head of full width. Only the
-# softmax, one per head, grows with $h$. `attention.cost.multi_head_attention_cost`
+# softmax, one per head, grows with $h$. `attention.fast.cost.multi_head_attention_cost`
 # counts it, and the parameters come from the module itself, for a model the size of
 # the original Transformer's ($d_{\text{model}} = 512$) on 128 positions:
 

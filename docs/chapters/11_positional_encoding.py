@@ -37,8 +37,8 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.plotting import COLORS, use_book_style
-from attention.positional_encoding import frequencies, offset_matrix
+from attention.book.plotting import COLORS, use_book_style
+from attention.transformer.positional_encoding import frequencies, offset_matrix
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -171,7 +171,7 @@ Markdown(
 # table can be computed for any position, however far.
 #
 # `attention.sinusoidal_encoding(max_len, d_model)` returns the table, one row per
-# position; `frequencies(d_model)` (in `attention.positional_encoding`) returns the
+# position; `frequencies(d_model)` (in `attention.transformer.positional_encoding`) returns the
 # $\omega_i$.
 
 # %%
@@ -341,7 +341,7 @@ plt.show()
 # less for pair 2. Going from 2 to 5 is the same turn as going from 4 to 7: a shift by
 # $\Delta p$ is one rotation, whatever the start.
 #
-# `offset_matrix(k, d_model)` (in `attention.positional_encoding`) builds $R_{\Delta p}$. Here is
+# `offset_matrix(k, d_model)` (in `attention.transformer.positional_encoding`) builds $R_{\Delta p}$. Here is
 # its top-left corner for $\Delta p = 3$, two rotation blocks with zeros around them, and a
 # check of $\mathrm{PE}_{p+\Delta p} = \mathrm{PE}_p R_{\Delta p}^\top$ on every position of a
 # 200-row table at once.

@@ -39,8 +39,8 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 from torch import nn
 
 import attention
-from attention.evolution import count_parameters
-from attention.plotting import COLORS, use_book_style
+from attention.versions.overview import count_parameters
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)

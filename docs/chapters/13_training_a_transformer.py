@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 import attention
-from attention.evolution import count_parameters
-from attention.plotting import COLORS, use_book_style
-from attention.seq2seq import Seq2SeqTransformer, greedy_decode
-from attention.tasks import END, PAD, START, DigitTask, decoder_input
-from attention.training import (sequence_accuracy, sequence_loss, train,
+from attention.versions.overview import count_parameters
+from attention.book.plotting import COLORS, use_book_style
+from attention.transformer.seq2seq import Seq2SeqTransformer, greedy_decode
+from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
+from attention.transformer.training import (sequence_accuracy, sequence_loss, train,
                                 warmup_then_decay)
 
 use_book_style()
@@ -52,7 +52,7 @@ torch.set_num_threads(1)  # fast for small tensors; the same numbers every build
 # ## The task: reverse a string of digits
 #
 # A source is a string of 2 to 8 random digits; its target is the same digits in
-# reverse order, followed by an end token. `attention.tasks.DigitTask` generates as
+# reverse order, followed by an end token. `attention.transformer.tasks.DigitTask` generates as
 # many pairs as we ask for. Tokens are small integers: 0 is padding, 1 is the start
 # token, 2 the end token, and each digit is its value plus 3, so the vocabulary has 13 tokens.
 # Sources are padded to 8 positions, targets to 9 (one more, for the end token).
@@ -266,7 +266,7 @@ Markdown(
 #
 # The optimizer is Adam ([Kingma and Ba, 2015](../reference/references.md#kingma2015))
 # with the paper's settings ($\beta_1 = 0.9$, $\beta_2 = 0.98$), written out in
-# `attention.training.Adam`. Adam keeps, for every parameter, a running average
+# `attention.transformer.training.Adam`. Adam keeps, for every parameter, a running average
 # $\bar g$ of its gradient $g$ and $\overline{g^2}$ of the gradient's square, and moves
 # the parameter by the learning rate times $\bar g / \sqrt{\overline{g^2}}$. The ratio is about $\pm 1$ when the gradient
 # keeps its sign and smaller when it flips back and forth, so each step moves each
@@ -373,7 +373,7 @@ Markdown(
 # decoder, take the most likely next token, append it to the decoder's input, and
 # repeat until the model writes the end token (or a length limit is reached). The
 # encoder runs only once, since the source does not change. This is *greedy*
-# decoding, `attention.seq2seq.greedy_decode`. Here are its steps on one held-out
+# decoding, `attention.transformer.seq2seq.greedy_decode`. Here are its steps on one held-out
 # source, with the probability the model gives each chosen token:
 
 # %%

@@ -45,11 +45,11 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.measure import describe_machine, median_times, peak_memory
-from attention.cost import (dot_product_attention_cost, matmul_flops,
+from attention.book.measure import describe_machine, median_times, peak_memory
+from attention.fast.cost import (dot_product_attention_cost, matmul_flops,
                             multi_head_attention_cost, projection_cost,
                             softmax_flops)
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ torch.set_num_threads(os.cpu_count() or 1)  # the measurements use every core
 # | pool | weights times $V_i$ in every head | $(h, T, d_{\text{head}})$ | $2 T^2 d$ |
 # | mix | concatenate the heads, times $W^O$ | $(T, d)$ | $2 T d^2$ |
 #
-# The FLOPs follow the conventions of `attention.cost`: a product of a $(d_1, d_2)$ and a
+# The FLOPs follow the conventions of `attention.fast.cost`: a product of a $(d_1, d_2)$ and a
 # $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and the softmax's
 # exponential, sum and division cost one FLOP per entry each. Adding up, and leaving
 # out the scale ($T d$, folded into the queries) and the biases:
@@ -278,7 +278,7 @@ Markdown(
 # Counts say how the work grows; they do not say how long it takes. Two more things
 # decide that: how fast the machine multiplies matrices, and how much time goes into
 # work that is not matrix multiplication, moving the $T \times T$ matrix in and out of
-# memory above all. So we measure, with two functions of `attention.measure`:
+# memory above all. So we measure, with two functions of `attention.book.measure`:
 #
 # - `median_times(functions, repeats=3, warmup=1)` runs the functions in turns,
 #   one round after another, the first `warmup` rounds untimed, and returns each
@@ -294,7 +294,7 @@ Markdown(
 # core the next operation needs; the second backs large tensors with 2 MiB pages,
 # saving the explicit core a page fault per 4 KiB of every fresh $T \times T$ tensor;
 # the third keeps the profiler from printing. The package's benchmark
-# (`python -m attention.benchmark`) does the same. The numbers below were measured
+# (`python -m attention.book.benchmark`) does the same. The numbers below were measured
 # while this page was built, on this machine:
 
 # %% tags=["measured"]

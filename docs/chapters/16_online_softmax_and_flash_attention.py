@@ -46,10 +46,10 @@ from torch.overrides import TorchFunctionMode
 
 import attention
 from attention import online_softmax, tiled_attention
-from attention.measure import median_times, peak_memory
-from attention.cost import dot_product_attention_cost, matmul_flops
-from attention.online_normalizer import merge_softmax_states, online_softmax_step
-from attention.plotting import COLORS, use_book_style
+from attention.book.measure import median_times, peak_memory
+from attention.fast.cost import dot_product_attention_cost, matmul_flops
+from attention.fast.online_softmax import merge_softmax_states, online_softmax_step
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ Markdown(
 # when it grows. Reading a block of entries at a time works the same way, with the
 # block's largest entry in the max and its terms summed.
 #
-# `attention.online_normalizer.online_softmax_step` does one such step. Let us follow it
+# `attention.fast.online_softmax.online_softmax_step` does one such step. Let us follow it
 # along a short row, one entry at a time:
 
 # %%
@@ -256,7 +256,7 @@ for name, (m, l) in groupings.items():
 # %% tags=["remove-input"]
 import inspect  # noqa: E402
 
-import attention.tiling as tiled_module  # noqa: E402
+import attention.fast.tiled_attention as tiled_module  # noqa: E402
 
 source = inspect.getsource(tiled_module._forward).splitlines()
 start = next(i for i, line in enumerate(source) if "for q_start" in line)
@@ -510,7 +510,7 @@ for label, mine, theirs in zip("QKV", *gradients.values()):
 # %% [markdown]
 # ## Memory, measured
 #
-# Now the memory of a whole call. `attention.measure.peak_memory` records every
+# Now the memory of a whole call. `attention.book.measure.peak_memory` records every
 # allocation and release of PyTorch's CPU allocator while a function runs and returns
 # the largest amount held at once. We measure it for one head ($d = 64$) at growing
 # $T$, for the forward pass alone (under `torch.no_grad`, as in inference) and for a
@@ -615,7 +615,7 @@ Markdown(
 #
 # Memory was the easy part. Time is where the plain-PyTorch loop shows its limits. We
 # time the forward pass of the three versions, interleaved so that they share the
-# machine's slow moments (`attention.measure.median_times` runs each function once
+# machine's slow moments (`attention.book.measure.median_times` runs each function once
 # per round and keeps each one's median). Like every measurement on this page, the
 # times depend on the machine, the PyTorch version and what else the machine was
 # doing while the page was built.
@@ -749,7 +749,7 @@ table += "\n".join(
     for T, fl, ex, ti in traffic
 )
 Markdown(
-    "**Table 16.1.** FLOPs (`attention.cost.dot_product_attention_cost`) and "
+    "**Table 16.1.** FLOPs (`attention.fast.cost.dot_product_attention_cost`) and "
     "main-memory traffic (the model `bytes_moved`) of one head's forward pass with "
     "$d = 64$, explicit and tiled with query blocks of 128, and the FLOPs per byte "
     "moved; the FLOPs are the same for "

@@ -41,10 +41,10 @@ from IPython.display import Markdown
 from torch.nn.attention.bias import causal_lower_right
 
 import attention
-from attention.grouped_query import grouped_query_attention
-from attention.kv_cache import kv_cache_bytes
-from attention.kv_decoding import TinyLanguageModel
-from attention.plotting import COLORS, use_book_style
+from attention.fast.grouped_query import grouped_query_attention
+from attention.fast.cost import kv_cache_bytes
+from attention.fast.decoding import TinyLanguageModel
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -58,7 +58,7 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # The model of this chapter is a *decoder-only* language model, the shape of the
 # GPT family: no encoder, only a stack of causal self-attention blocks that reads a
 # sequence of tokens and gives, at every position, logits for the token that
-# follows. `attention.kv_decoding.TinyLanguageModel` is a small one: token and
+# follows. `attention.fast.decoding.TinyLanguageModel` is a small one: token and
 # position embeddings, two pre-norm blocks (causal attention, then an MLP, each with
 # a residual connection), a final layer norm and a projection onto the vocabulary.
 # Its weights are random, so what it writes is nonsense, but it computes exactly
@@ -283,7 +283,7 @@ Markdown(
     f"$t^2$ (attention), so the whole generation costs in proportion to $T^2$ "
     f"plus $T^3$; with the cache, a step costs a constant plus a term in $t$, "
     f"and the generation $T$ plus $T^2$. The package's benchmark, "
-    f"`python -m attention.benchmark`, measures the same model writing 256 "
+    f"`python -m attention.book.benchmark`, measures the same model writing 256 "
     f"tokens."
 )
 

@@ -25,9 +25,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown
 
-from attention.cost import projection_cost
-from attention.evolution import VERSIONS, evolution_table, version_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import projection_cost
+from attention.versions.overview import VERSIONS, evolution_table, version_cost
+from attention.book.chapters import VERSION_CHAPTERS
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -66,10 +67,10 @@ rng = np.random.default_rng(0)
 # ## The table
 #
 # The table is computed from the book's package when this page is built
-# (`attention.evolution.evolution_table`). The parameters are counted on the
+# (`attention.versions.overview.evolution_table`). The parameters are counted on the
 # package's own modules (`AdditiveAttention`, `CrossAttention`, `SelfAttention`,
 # `MultiHeadAttention`; versions 1 to 3 are a function with nothing to learn), and
-# the FLOPs come from the formulas of `attention.cost`, which the package's tests
+# the FLOPs come from the formulas of `attention.fast.cost`, which the package's tests
 # check against PyTorch's FLOP counter.
 
 # %%
@@ -84,7 +85,7 @@ lines = [
 for row in rows:
     v = row.version
     lines.append(
-        f"| [{v.number}: {v.name}]({v.chapter}) | {v.adds} "
+        f"| [{v.number}: {v.name}]({VERSION_CHAPTERS[v.number]}) | {v.adds} "
         f"| {row.parameters:,} | {row.cost.total:,} |"
     )
 Markdown(
