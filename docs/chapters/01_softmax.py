@@ -266,7 +266,7 @@ Markdown(
 
 # %%
 import altair as alt
-from attention.interactive_figure import interactive_figure
+from attention.book.interactive import interactive_figure
 
 log_taus = np.round(np.arange(-1.3, 1.3001, 0.05), 2)
 frames = []

@@ -1,4 +1,4 @@
-// Interactive figures (attention/interactive_figure.py): each .interactive-figure holds a
+// Interactive figures (attention/book/interactive.py): each .interactive-figure holds a
 // Vega-Lite specification, data included, computed by the chapter at build time. This
 // script only draws it, with the Vega bundle the site serves itself (assets/vega/),
 // loaded the first time a page has a figure. Until then, and without JavaScript or in

@@ -27,7 +27,7 @@ import html
 import json
 from typing import Any
 
-from attention.plotting import COLORS
+from attention.book.plotting import COLORS
 
 INK = "currentColor"
 
