@@ -260,6 +260,53 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell computes the weights and their entropy with the package
+# for 53 temperatures, evenly spaced in $\log_{10} \tau$ from $-1.3$ to $1.3$ (from
+# $\tau \approx 0.05$ to $\tau \approx 20$); the figure under it only shows the frame the
+# slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+log_taus = np.round(np.arange(-1.3, 1.3001, 0.05), 2)
+frames = []
+for log_tau in log_taus:
+    tau = 10.0**log_tau
+    weights_t = attention.softmax_with_temperature(logits, tau)  # (n,)
+    h = float(attention.entropy(weights_t))
+    frames.append({
+        "log_tau": float(log_tau),  # the slider's value picks this frame
+        "logit": [f"{z:g}" for z in logits],
+        "weight": [round(float(w), 5) for w in weights_t],
+        "readout": f"τ = {tau:.3g} · entropy {h:.3f} of at most {np.log(n):.3f}",
+    })
+
+# %% tags=["fold"]
+slider = alt.param(name="log_tau", value=0.0, bind=alt.binding_range(
+    min=-1.3, max=1.3, step=0.05, name="temperature, log10 τ "))
+frame = alt.Chart(alt.Data(values=frames)).transform_filter(
+    "abs(datum.log_tau - log_tau) < 1e-6")
+bars = frame.transform_flatten(["logit", "weight"]).mark_bar().encode(
+    x=alt.X("logit:N", sort=None, title="logit of each item", axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("weight:Q", scale=alt.Scale(domain=[0, 1]), title="softmax weight"),
+    tooltip=["logit:N", alt.Tooltip("weight:Q", format=".4f")],
+)
+readout = frame.mark_text(align="right", baseline="top", x="width", y=4,
+                          fontSize=13).encode(text="readout:N")
+interactive_figure(
+    (bars + readout).add_params(slider).properties(width="container", height=220),
+    "Softmax weights of the six logits, and their entropy, at the temperature the slider sets.",
+)
+
+# %% [markdown]
+# **Interactive figure 1.1.** Drag the slider (or focus it and use the arrow keys). Far
+# left, $\tau \approx 0.05$: one bar holds all the weight and the entropy is 0. Far right,
+# $\tau \approx 20$: six almost equal bars and an entropy close to its maximum $\log 6$. The
+# bars and the entropy are the package's numbers for that temperature, computed when the
+# book was built.
+
+# %% [markdown]
 # ## One spike or a spread: the scale of the scores
 #
 # Temperature divides the scores by a number, so the *spread* of the scores plays the
