@@ -41,6 +41,10 @@ from attention.softmax import (
 # name -> the module that defines it; these modules import torch.
 _TORCH_NAMES = {
     "AdditiveAttention": "attention.additive",
+    # Where attention was born: a recurrent encoder-decoder (chapter 3)
+    "BidirectionalGRUEncoder": "attention.rnn_encoder_decoder",
+    "GRUDecoder": "attention.rnn_encoder_decoder",
+    "RNNEncoderDecoder": "attention.rnn_encoder_decoder",
     "CrossAttention": "attention.cross_attention",
     "MultiHeadAttention": "attention.multi_head",
     "SelfAttention": "attention.self_attention",
