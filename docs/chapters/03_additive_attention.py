@@ -132,33 +132,36 @@ torch.manual_seed(0)
 attentive = attention.RNNEncoderDecoder(**sizes, attention_size=16)  # version 0
 models = {"fixed vector": fixed, "attention": attentive}
 for name, model in models.items():
-    print(f"{name:>12}: {sum(p.numel() for p in model.parameters()):,} parameters")
+    count = sum(p.numel() for p in model.parameters())
+    print(f"{name:>12}: {count:,} parameters")
 
 steps, batch_size = 200, 32
-logs = {
-    name: train(model, task, steps, batch_size, torch.Generator().manual_seed(0),
-                lr=0.01, warmup=50)
-    for name, model in models.items()
-}
+logs = {}  # name -> the TrainingLog of its run
+for name, model in models.items():
+    batches = torch.Generator().manual_seed(0)  # the same batches for both
+    logs[name] = train(model, task, steps, batch_size, batches, lr=0.01, warmup=50)
 
 # %% [markdown]
 # We test on strings the models never saw in training (the task keeps a held-out share
 # apart), and count a string as right only if every digit and the end token are right.
 
 # %%
-test_source, test_target = task.sample(3000, torch.Generator().manual_seed(1), held_out=True)
+held_out = torch.Generator().manual_seed(1)
+test_source, test_target = task.sample(3000, held_out, held_out=True)
 test_lengths = (test_source != PAD).sum(dim=1)  # (examples,)
 lengths = np.arange(task.min_len, task.max_len + 1)
+width = test_target.shape[1]  # 13: up to 12 digits and the end token
 
-
-generated = {}  # name -> (tokens (examples, 13), weights (examples, 13, 12) or None)
+generated = {}  # name -> (tokens, weights): (examples, 13), (examples, 13, 12)
 accuracy = {}  # name -> the share reversed exactly, for each length
 for name, model in models.items():
-    tokens, weights = model.generate(test_source, START, END, max_len=test_target.shape[1])
-    tokens = F.pad(tokens, (0, test_target.shape[1] - tokens.shape[1]), value=PAD)
+    tokens, weights = model.generate(test_source, START, END, max_len=width)
+    tokens = F.pad(tokens, (0, width - tokens.shape[1]), value=PAD)
     generated[name] = tokens, weights
     correct = (tokens == test_target).all(dim=1).float()  # (examples,)
-    accuracy[name] = np.array([correct[test_lengths == n].mean().item() for n in lengths])
+    accuracy[name] = np.array(
+        [correct[test_lengths == n].mean().item() for n in lengths]
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3.4))
 for (name, values), marker in zip(accuracy.items(), ["o", "s"]):
@@ -188,9 +191,10 @@ Markdown(
     f"attentive one has {sum(p.numel() for p in attentive.parameters()) - sum(p.numel() for p in fixed.parameters()):,} "
     f"more parameters, those of its attention. At the end of training the fixed-vector model's "
     f"loss was still {logs['fixed vector'].losses[-1]:.2f}, the attentive one's "
-    f"{logs['attention'].losses[-1]:.3f}. A bigger vector and longer training would move the "
-    f"fixed model's drop to longer strings, but not remove it: its summary holds "
-    f"{2 * sizes['hidden_size']} numbers whether the string has 2 digits or 12. The "
+    f"{logs['attention'].losses[-1]:.3f}. More units and longer training would help the "
+    f"fixed model, but its summary would still have one size for every string: here it "
+    f"holds {2 * sizes['hidden_size']} numbers whether the string has 2 digits or 12, "
+    f"while what it must carry grows with the length. The "
     f"attentive decoder has no such limit. It does not need to remember the digits at all, "
     f"only where it is, because it can look each digit up when it needs it."
 )
@@ -204,12 +208,12 @@ Markdown(
 # Figure 3) and called them an *alignment*. Here they are for one 12-digit test string:
 
 # %%
-example = int((test_lengths == 12).nonzero()[0])  # the first 12-digit test string
+example = int((test_lengths == 12).nonzero()[0])  # the first 12-digit string
 tokens, weights = generated["attention"]
 source_digits = task.to_text(test_source[example]).split()
-written = task.to_text(tokens[example]).split()  # the digits it wrote, then <end>
+written = task.to_text(tokens[example]).split()  # the digits it wrote, <end>
 fig = attention.plot_attention_weights(
-    weights[example, :len(written), :len(source_digits)],  # (output tokens, source digits)
+    weights[example, :len(written), :len(source_digits)],  # (written, source)
     query_labels=written, key_labels=source_digits, vmax=1.0,
 )
 fig.axes[0].set_xlabel("source digit (key)")
@@ -260,12 +264,12 @@ Markdown(
 # $t - 1$ produced (`GRUDecoder.forward` is a Python loop). On hardware that does
 # thousands of multiplications at once, sequential steps waste most of it. Three years
 # later, [Vaswani et al.](../reference/references.md#vaswani2017) kept attention and dropped
-# the recurrence: in *self-attention* (Chapter 8) every position of a sequence attends to
+# the recurrence: in *self-attention* ([Chapter 8](08_self_attention.py)) every position of a sequence attends to
 # every other position directly, all at once. Their Table 1 compares one layer of each
 # kind for a sequence of $T$ positions and vectors of size $d$ (and a convolution's kernel
 # width $w$), counting the work, the operations that must run one after another, and the
 # longest path a signal travels between two positions, up to constant factors. Here it is
-# with numbers, for our model's sizes and for sentences the size of Bahdanau et al.'s:
+# with numbers.
 
 # %% tags=["remove-input"]
 def layer_costs(T: int, d: int, w: int = 3) -> dict[str, tuple[int, int, int]]:
@@ -274,36 +278,44 @@ def layer_costs(T: int, d: int, w: int = 3) -> dict[str, tuple[int, int, int]]:
     return {
         "self-attention": (T * T * d, 1, 1),
         "recurrent": (T * d * d, T, T),
-        f"convolutional (dilated, $w = {w}$)": (w * T * d * d, 1, dilated_depth),
+        "dilated convolution": (w * T * d * d, 1, dilated_depth),
     }
 
 
 ours = dict(T=int(lengths[-1]), d=sizes["hidden_size"])
 theirs = dict(T=50, d=1000)
-rows = [
-    "| layer | work per layer | sequential steps | longest path | "
-    f"work, $T = {ours['T']}$, $d = {ours['d']}$ | work, $T = {theirs['T']}$, $d = {theirs['d']}$ "
-    f"| steps and path, $T = {theirs['T']}$ |",
-    "| --- | --- | --- | --- | ---: | ---: | --- |",
-]
-formulas = {"self-attention": ("$T^2 d$", "1", "1"), "recurrent": ("$T d^2$", "$T$", "$T$")}
+formulas = {  # work, sequential steps, longest path
+    "self-attention": ("T^2 d", "", ""),
+    "recurrent": ("T d^2", "T", "T"),
+    "dilated convolution": ("w T d^2", "", "\\lceil \\log_w T \\rceil"),
+}
 small, large = layer_costs(**ours), layer_costs(**theirs)
-for name in small:
-    work, sequential, path = formulas.get(name, ("$w T d^2$", "1", "$\\log_w T$"))
-    rows.append(
-        f"| {name} | {work} | {sequential} | {path} | {small[name][0]:,} | {large[name][0]:,} "
-        f"| {large[name][1]} and {large[name][2]} |"
-    )
+
+
+def cell(formula: str, value: int) -> str:
+    """A table cell: the formula and its value, or the value alone."""
+    in_math = f"{value:,}".replace(",", "{,}")  # TeX spaces a bare comma
+    return f"${formula} = {in_math}$" if formula else f"{value:,}"
+
+
+rows = ["| layer | work per layer | sequential steps | longest path |",
+        "| --- | --- | --- | --- |"]
+for name, values in small.items():
+    rows.append(f"| {name} | " + " | ".join(map(cell, formulas[name], values)) + " |")
 ratio = large["recurrent"][0] / large["self-attention"][0]
 Markdown(
-    "\n".join(rows)
-    + f"\n\nFor a sentence of {theirs['T']} words and vectors of {theirs['d']}, a recurrent "
-    f"layer does {ratio:.0f} times the work of a self-attention layer, in {theirs['T']} steps "
-    f"that must run in order instead of one, and a signal from the first word reaches the last "
-    f"through {theirs['T']} state updates instead of one. Self-attention's work grows with "
-    f"$T^2$, so it is the cheaper layer as long as $T < d$, which held for the sentences of "
-    f"2017; [Chapter 15](15_what_attention_costs.py) looks at what happens when it stops "
-    f"holding."
+    f"For our sizes, $T = {ours['T']}$ digits and $d = {ours['d']}$, with a kernel "
+    f"width $w = 3$:\n\n"
+    + "\n".join(rows)
+    + f"\n\nFor a sentence of {theirs['T']} words and vectors of {theirs['d']}, as in "
+    f"Bahdanau et al.'s model, a recurrent layer does {ratio:.0f} times the work of a "
+    f"self-attention layer ({large['recurrent'][0]:,} against {large['self-attention'][0]:,}), "
+    f"in {theirs['T']} steps that must run in order instead of one, and a signal from the "
+    f"first word reaches the last through {theirs['T']} state updates instead of one (a "
+    f"stack of dilated convolutions needs {large['dilated convolution'][2]} layers). "
+    f"Self-attention's work grows with $T^2$, so it is the cheaper layer as long as "
+    f"$T < d$, which held for the sentences of 2017; "
+    f"[Chapter 15](15_what_attention_costs.py) looks at what happens when it stops holding."
 )
 
 # %% [markdown]
@@ -351,7 +363,7 @@ Markdown(
 # $d_q$ and $d_k$ are free to differ, and in Bahdanau's model they did: the keys came from
 # a bidirectional encoder, a forward and a backward reader whose states were concatenated,
 # so a key was twice the size of the decoder's state. Our `attentive` model is built the
-# same way: its decoder state has 32 entries and its annotations 64. A plain dot
+# same way, with annotations twice the size of its decoder state. A plain dot
 # product, the score of [Chapter 2](02_queries_keys_values.py)'s worked example, cannot
 # compare vectors of different sizes; the additive score has the projections built in.
 #
@@ -657,12 +669,13 @@ for name, (tokens, _) in generated.items():
     right = tokens[long, :12] == test_target[long, :12]  # (long examples, 12)
     by_position = right.float().mean(dim=0)  # (12,)
     print(f"{name:>12}:", " ".join(f"{a:.2f}" for a in by_position.tolist()))
-# The fixed model gets the first digits it writes right most often, and does worse
-# at every later position. The first digits it writes are the last ones of the
-# source, which the forward reader read just before the summary was taken; every
-# later digit has been kept longer, through more updates of the encoder's state and
-# then of the decoder's own. The attentive model looks each digit up when it writes
-# it, and its accuracy falls far less from the first position to the last.
+# The fixed model gets the first digits it writes right most often, and does
+# worse at every later position. The first digits it writes are the last ones
+# of the source, which the forward reader read just before the summary was
+# taken; every later digit has been kept longer, through more updates of the
+# encoder's state and then of the decoder's own. The attentive model looks each
+# digit up when it writes it, and its accuracy falls far less from the first
+# position to the last.
 
 # %% [markdown]
 # 2. **Where self-attention costs more.** The Transformer's base model has $d = 512$.
@@ -675,11 +688,11 @@ for name, (tokens, _) in generated.items():
 d_base = 512
 for T_len in (64, 512, 4096):
     self_attention, recurrent = T_len**2 * d_base, T_len * d_base**2
-    print(f"T = {T_len:>4}: self-attention {self_attention:>13,}  recurrent {recurrent:>13,}"
-          f"  ratio {self_attention / recurrent:.3g}")
-# The ratio is T / d: equal cost at T = d = 512, self-attention cheaper below, dearer
-# above. It still runs in one step instead of T (Chapter 15 counts what long
-# sequences cost).
+    print(f"T = {T_len:>4}: self-attention {self_attention:>13,}"
+          f"  recurrent {recurrent:>13,}  ratio {self_attention / recurrent:.3g}")
+# The ratio is T / d: equal cost at T = d = 512, self-attention cheaper below,
+# dearer above. It still runs in one step instead of T (Chapter 15 counts what
+# long sequences cost).
 
 # %% [markdown]
 # 3. **Without the tanh.** Using the weights of `attend` from this chapter, compute the
