@@ -32,7 +32,9 @@ def check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
     if tokens.dtype != torch.long:
         raise TypeError(f"{name} must hold int64 token ids, got dtype {tokens.dtype}")
     if tokens.ndim != 2 or tokens.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (batch, positions >= 1), got {tuple(tokens.shape)}")
+        raise ValueError(
+            f"{name} must have shape (batch, positions >= 1), got {tuple(tokens.shape)}"
+        )
     if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < vocab_size:
         raise ValueError(
             f"{name} ids must lie in [0, {vocab_size}), "
@@ -45,8 +47,9 @@ def source_lengths(source: torch.Tensor, pad_token: int) -> torch.Tensor:
     """The number of real tokens of each `(batch, S)` source, checked to be padded on the right."""
     real = source != pad_token  # (batch, S)
     lengths = real.sum(dim=1)  # (batch,)
-    if not torch.equal(real, torch.arange(source.shape[1], device=source.device) < lengths[:, None]):
-        row = int((real != (torch.arange(source.shape[1], device=source.device) < lengths[:, None])).any(1).nonzero()[0])
+    right_padded = torch.arange(source.shape[1], device=source.device) < lengths[:, None]
+    if not torch.equal(real, right_padded):
+        row = int((real != right_padded).any(dim=1).nonzero()[0])
         raise ValueError(f"source row {row} has a token after padding: pad on the right only")
     if (lengths == 0).any():
         row = int((lengths == 0).nonzero()[0])
@@ -73,7 +76,9 @@ class BidirectionalGRUEncoder(nn.Module):
         0.0
     """
 
-    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, pad_token: int = 0) -> None:
+    def __init__(
+        self, vocab_size: int, embedding_size: int, hidden_size: int, pad_token: int = 0
+    ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.pad_token = pad_token
@@ -135,12 +140,17 @@ class GRUDecoder(nn.Module):
             else AdditiveAttention(hidden_size, context_size, attention_size)
         )
 
-    def _check(self, annotations: torch.Tensor, summary: torch.Tensor, source_mask: torch.Tensor) -> None:
+    def _check(
+        self, annotations: torch.Tensor, summary: torch.Tensor, source_mask: torch.Tensor
+    ) -> None:
+        """Raise unless the encoder's output and the mask fit this decoder and each other."""
         check_float_tensor("annotations", annotations)
         check_float_tensor("summary", summary)
         batch = annotations.shape[0] if annotations.ndim == 3 else -1
         if annotations.ndim != 3 or annotations.shape[2] != self.context_size:
-            raise ValueError(f"annotations must be (batch, S, {self.context_size}), got {tuple(annotations.shape)}")
+            raise ValueError(
+                f"annotations must be (batch, S, {self.context_size}), got {tuple(annotations.shape)}"
+            )
         if tuple(summary.shape) != (batch, self.context_size):
             raise ValueError(f"summary must be ({batch}, {self.context_size}), got {tuple(summary.shape)}")
         if not isinstance(source_mask, torch.Tensor) or source_mask.dtype != torch.bool:
@@ -163,6 +173,21 @@ class GRUDecoder(nn.Module):
         Returns `(logits (batch, vocab), state (batch, hidden), weights (batch, S))`;
         the weights are those of the query `state` (the previous one), None without attention.
         """
+        self._check(annotations, summary, source_mask)
+        check_tokens("token", token[:, None] if isinstance(token, torch.Tensor) else token,
+                     self.vocab_size)
+        check_float_tensor("state", state)
+        if tuple(state.shape) != (annotations.shape[0], self.hidden_size):
+            raise ValueError(
+                f"state must be ({annotations.shape[0]}, {self.hidden_size}), got {tuple(state.shape)}"
+            )
+        return self._step(token, state, annotations, summary, source_mask)
+
+    def _step(
+        self, token: torch.Tensor, state: torch.Tensor, annotations: torch.Tensor,
+        summary: torch.Tensor, source_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`step` without the checks, for loops whose inputs were checked once."""
         if self.attention is None:
             context, weights = summary[:, None, :], None  # (batch, 1, context)
         else:
@@ -201,7 +226,7 @@ class GRUDecoder(nn.Module):
         state = self.start(summary)  # (batch, hidden)
         logits, weights = [], []
         for t in range(target_in.shape[1]):  # each state needs the one before it
-            step_logits, state, step_weights = self.step(
+            step_logits, state, step_weights = self._step(
                 target_in[:, t], state, annotations, summary, source_mask
             )
             logits.append(step_logits)
@@ -281,7 +306,9 @@ class RNNEncoderDecoder(nn.Module):
         finished = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
         tokens, weights = [], []
         for _ in range(max_len):
-            logits, state, step_weights = self.decoder.step(token, state, annotations, summary, source_mask)
+            logits, state, step_weights = self.decoder._step(
+                token, state, annotations, summary, source_mask
+            )
             token = logits.argmax(dim=-1).masked_fill(finished, self.pad_token)  # (batch,)
             tokens.append(token)
             if step_weights is not None:

@@ -170,7 +170,7 @@ def test_attention_weights_are_additive_attentions_on_the_same_states():
     mask = source != PAD
     state = model.decoder.start(summary)  # the query of the first step
     _, _, weights = model.decoder.step(torch.tensor([START, START]), state, annotations, summary, mask)
-    context, expected = attention.AdditiveAttention.forward(
+    _, expected = attention.AdditiveAttention.forward(
         model.decoder.attention, state[:, None], annotations, annotations, mask[:, None]
     )
     torch.testing.assert_close(weights, expected[:, 0], rtol=0, atol=0)
@@ -263,6 +263,12 @@ def test_fixed_vector_model_has_no_attention():
         (lambda m: m.decoder(torch.tensor([[1]]), torch.zeros(1, 2, 8, dtype=torch.long), torch.zeros(1, 8),
                              torch.ones(1, 2, dtype=torch.bool)), TypeError,
          r"annotations must be floating point"),
+        (lambda m: m.decoder.step(torch.tensor([1, 1]), torch.zeros(2, 5), torch.zeros(2, 3, 8),
+                                  torch.zeros(2, 8), torch.ones(2, 3, dtype=torch.bool)), ValueError,
+         r"state must be \(2, 4\), got \(2, 5\)"),
+        (lambda m: m.decoder.step(torch.tensor([1.0, 1.0]), torch.zeros(2, 4), torch.zeros(2, 3, 8),
+                                  torch.zeros(2, 8), torch.ones(2, 3, dtype=torch.bool)), TypeError,
+         r"token must hold int64 token ids"),
         (lambda m: m.generate(torch.tensor([[4, 5]]), START, END, max_len=0), ValueError,
          r"max_len must be an integer >= 1, got 0"),
     ],
