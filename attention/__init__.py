@@ -58,6 +58,10 @@ _TORCH_NAMES = {
     "padding_mask": "attention.versions.masks",
     "masked_softmax": "attention.versions.scaled_dot_product",
     "scaled_dot_product_attention": "attention.versions.scaled_dot_product",
+    # Where attention was born: a recurrent encoder-decoder (chapter 3)
+    "BidirectionalGRUEncoder": "attention.versions.rnn_encoder_decoder",
+    "GRUDecoder": "attention.versions.rnn_encoder_decoder",
+    "RNNEncoderDecoder": "attention.versions.rnn_encoder_decoder",
     # The Transformer (chapters 11 to 13)
     "PositionalEncoding": "attention.transformer.positional_encoding",
     "sinusoidal_encoding": "attention.transformer.positional_encoding",
