@@ -61,6 +61,26 @@ _TORCH_NAMES = {
     "tiled_attention": "attention.tiling",
     "KVCache": "attention.kv_cache",
     "GroupedQueryAttention": "attention.grouped_query",
+    # Attention in today's language models (Part V)
+    "book_text": "attention.corpus",
+    "CharTokenizer": "attention.corpus",
+    "GPT": "attention.gpt",
+    "CausalSelfAttention": "attention.gpt",
+    "CausalPattern": "attention.gpt",
+    "biased_attention": "attention.biased_attention",
+    "PositionScheme": "attention.position_schemes",
+    "LearnedPositions": "attention.position_schemes",
+    "SinusoidalPositions": "attention.position_schemes",
+    "train_language_model": "attention.language_modeling",
+    "apply_rotary": "attention.rotary",
+    "RotaryPositions": "attention.rotary",
+    "alibi_slopes": "attention.alibi",
+    "alibi_bias": "attention.alibi",
+    "ALiBiPositions": "attention.alibi",
+    "sliding_window_mask": "attention.sliding_window",
+    "receptive_field": "attention.sliding_window",
+    "RollingKVCache": "attention.sliding_window",
+    "SlidingWindowPattern": "attention.sliding_window",
 }
 
 
