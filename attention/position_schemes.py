@@ -93,10 +93,12 @@ class LearnedPositions(PositionScheme):
 
 
 class SinusoidalPositions(PositionScheme):
-    """The fixed sinusoidal encoding of Chapter 11, added to the token embeddings.
+    """The fixed sinusoidal encoding of Chapter 11, times `scale`, added to the token embeddings.
 
     It is defined for every position, so a model can be run past the length it
-    was trained on (whether it then works is another matter).
+    was trained on (whether it then works is another matter). `scale` sets its
+    size against the token embeddings': `GPT` initialises those with entries of
+    standard deviation 0.02, and an encoding of entries near 1 would drown them.
 
     Example:
         >>> scheme = SinusoidalPositions(d_model=4)
@@ -104,16 +106,16 @@ class SinusoidalPositions(PositionScheme):
         tensor([0., 1., 0., 1.])
     """
 
-    def __init__(self, d_model: int, base: float = 10000.0) -> None:
+    def __init__(self, d_model: int, base: float = 10000.0, scale: float = 1.0) -> None:
         super().__init__()
-        self.d_model, self.base = check_count("d_model", d_model), base
+        self.d_model, self.base, self.scale = check_count("d_model", d_model), base, scale
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         check_positions("positions", positions)
         if not positions.numel():
             return x
         table = sinusoidal_encoding(int(positions.max()) + 1, self.d_model, self.base, x.dtype)
-        return x + table.to(x.device)[positions]  # (batch, T, d_model)
+        return x + self.scale * table.to(x.device)[positions]  # (batch, T, d_model)
 
 
 def make_position_scheme(
@@ -136,8 +138,8 @@ def make_position_scheme(
         if max_len is None:
             raise ValueError("learned positions need max_len, the number of positions to learn")
         return LearnedPositions(max_len, d_model)
-    if name == "sinusoidal":
-        return SinusoidalPositions(d_model)
+    if name == "sinusoidal":  # as small as the learned vectors start: std 0.02 per entry
+        return SinusoidalPositions(d_model, scale=0.02)
     if name == "rope":
         from attention.rotary import RotaryPositions
 
