@@ -67,7 +67,7 @@ _TORCH_NAMES = {
     "GPT": "attention.gpt",
     "CausalSelfAttention": "attention.gpt",
     "CausalPattern": "attention.gpt",
-    "biased_attention": "attention.biased_attention",
+    "biased_attention": "attention.score_bias",
     "PositionScheme": "attention.position_schemes",
     "LearnedPositions": "attention.position_schemes",
     "SinusoidalPositions": "attention.position_schemes",
@@ -81,6 +81,9 @@ _TORCH_NAMES = {
     "receptive_field": "attention.sliding_window",
     "RollingKVCache": "attention.sliding_window",
     "SlidingWindowPattern": "attention.sliding_window",
+    "local_global_mask": "attention.sparse_patterns",
+    "bigbird_mask": "attention.sparse_patterns",
+    "attention_flops": "attention.sparse_patterns",
 }
 
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from attention._checks import check_count
-from attention.biased_attention import biased_attention
+from attention.score_bias import biased_attention
 from attention.grouped_query import GroupedQueryAttention
 from attention.kv_cache import KVCache
 from attention.position_schemes import PositionScheme, make_position_scheme

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention.biased_attention import biased_attention
+from attention.score_bias import biased_attention
 
 
 def reference(q, k, v, mask, bias):
