@@ -35,7 +35,8 @@ from attention._checks import check_count
 from attention.score_bias import biased_attention
 from attention.grouped_query import GroupedQueryAttention
 from attention.kv_cache import KVCache
-from attention.position_schemes import PositionScheme, make_position_scheme
+from attention.position_schemes import PositionScheme, check_positions, make_position_scheme
+from attention.scaled_dot_product import check_float_tensor
 from attention.transformer_layers import FeedForward
 
 
@@ -97,6 +98,11 @@ class CausalSelfAttention(GroupedQueryAttention):
         cache: object | None = None, need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), weights)`."""
+        check_float_tensor("x", x)
+        if x.ndim != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        if check_positions("positions", positions).shape[0] != x.shape[1]:
+            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
         scheme = scheme or PositionScheme()
         q = scheme.rotate(self.split_heads(self.w_q(x)), positions)  # (batch, heads, T, d_head)
         k = scheme.rotate(self.split_heads(self.w_k(x)), positions)  # (batch, kv_heads, T, d_head)

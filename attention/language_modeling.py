@@ -125,7 +125,9 @@ def train_language_model(
     Args:
         model: a language model, `tokens (batch, T) -> logits (batch, T, vocab)`.
         data: the training tokens, `(N,)` int64.
-        steps, batch_size, length: updates, windows per update, tokens per window.
+        steps: the number of updates.
+        batch_size: windows per update.
+        length: tokens per window.
         generator: where the windows' starts come from (seeded: the same run every time).
         heldout: held-out tokens, measured every `eval_every` steps and at the end.
 

@@ -32,7 +32,8 @@ def biased_attention(
 
     Args:
         query: `(batch, heads, Tq, d_head)`.
-        key, value: `(batch, kv_heads, Tk, d_head)`, kv_heads dividing heads.
+        key: `(batch, kv_heads, Tk, d_head)`, kv_heads dividing heads.
+        value: `(batch, kv_heads, Tk, d_head)`.
         mask: bool, True = may attend, broadcastable to `(batch, heads, Tq, Tk)`.
         bias: float, added to the scaled scores, broadcastable to the same.
         need_weights: if False, run PyTorch's fused kernel (the bias and mask

@@ -87,10 +87,13 @@ class RollingKVCache:
     position order; `positions` says which position each holds.
 
     Args:
-        batch, num_kv_heads, d_head: the sizes of the keys and values.
+        batch: the number of sequences.
+        num_kv_heads: the number of key/value heads.
+        d_head: the size of one head's keys and values.
         window: w, the keys a query sees, itself included.
         num_sinks: how many first positions to keep.
-        dtype, device: of the buffers.
+        dtype: the dtype of the buffers.
+        device: where the buffers live.
 
     Members:
         keys, values: `(batch, kv_heads, num_sinks + window - 1, d_head)` buffers.
@@ -139,7 +142,8 @@ class RollingKVCache:
         """Add the next positions; return the keys and values a new query may need.
 
         Args:
-            key, value: `(batch, kv_heads, new, d_head)`, positions num_seen to num_seen + new - 1.
+            key: `(batch, kv_heads, new, d_head)`, positions num_seen to num_seen + new - 1.
+            value: `(batch, kv_heads, new, d_head)`.
 
         Returns:
             `(keys, values)`, each `(batch, kv_heads, held + new, d_head)`: the

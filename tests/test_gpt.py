@@ -152,3 +152,13 @@ def test_the_default_pattern_is_causal():
     mask = CausalPattern()(torch.arange(4), torch.arange(4))
     assert torch.equal(mask, torch.ones(4, 4, dtype=torch.bool).tril())
     assert PositionScheme().bias(torch.arange(2), torch.arange(2)) is None
+
+
+def test_the_attention_layer_names_bad_input():
+    layer = CausalSelfAttention(16, 4, 2)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, T, d_model=16\), got \(2, 5, 8\)"):
+        layer(torch.zeros(2, 5, 8), torch.arange(5))
+    with pytest.raises(ValueError, match=r"positions has 4 entries for the 5 positions of x"):
+        layer(torch.zeros(2, 5, 16), torch.arange(4))
+    with pytest.raises(TypeError, match=r"x must be floating point"):
+        layer(torch.zeros(2, 5, 16, dtype=torch.long), torch.arange(5))

@@ -264,20 +264,24 @@ Markdown(
 #
 # `model(tokens, need_weights=True)` keeps each block's attention weights in
 # `model.weights`, one tensor of shape `(batch, heads, queries, keys)` per block.
-# Here they are for one held-out sentence, every head of both blocks:
+# Here they are for one short sentence, every head of both blocks:
 
 # %%
-sentence = "The weights of each query add to one."
+sentence = "The query sees every key."
 sentence_tokens = torch.from_numpy(tokenizer.encode(sentence)).view(1, -1)
 with torch.no_grad():
-    model(sentence_tokens[:, :length], need_weights=True)
+    model(sentence_tokens, need_weights=True)
 maps = torch.cat(model.weights)  # (blocks, heads, T, T)
-labels = [c if c != " " else "␣" for c in sentence[:length]]
+labels = [c if c != " " else "␣" for c in sentence]
 fig = attention.plot_attention_weights(
-    maps.flatten(0, 1), labels, labels, cell_size=0.1, columns=4,
+    maps.flatten(0, 1), labels, labels, cell_size=0.07, columns=4,
     titles=[f"block {b}, head {h}" for b in range(2) for h in range(4)])
-for ax in fig.axes[:-1]:
-    ax.tick_params(labelsize=5)
+for i, ax in enumerate(fig.axes[:-1]):  # characters on the outer panels only
+    ax.tick_params(labelsize=5, length=0)
+    if i < 4:
+        ax.set(xticks=[], xlabel="")
+    if i % 4:
+        ax.set(yticks=[], ylabel="")
 plt.show()
 
 # %% tags=["remove-input"]
@@ -305,7 +309,7 @@ else:
         f"[Chapter 20](20_long_contexts.py) looks for such heads again.")
 Markdown(
     f"**Figure 18.2.** The attention weights of every head of the trained model on "
-    f"a held-out sentence (␣ marks a space): row $i$ is query $i$, its weights over "
+    f"a short sentence (␣ marks a space): row $i$ is query $i$, its weights over "
     f"the keys $j \\le i$. The heads differ. Block {b}, head {h} puts on average "
     f"{on_previous[b, h]:.0%} of each query's weight on the previous character, "
     f"what a bigram model would look at. Others spread their weight over the last "

@@ -289,7 +289,8 @@ Markdown(
 # does once the text is longer than the window, and the heads lose their dumping
 # ground: in the paper, the perplexity of models such as Llama 2 shoots up as soon
 # as the first tokens leave the cache. Keeping the first four as *sinks*, beside the
-# window (StreamingLLM), brought it back to the level of the full cache. Their cache
+# window (StreamingLLM), brought it back to about what recomputing the window from
+# scratch for every new token gives, at a fraction of the cost. Their cache
 # also renumbers positions within the cache, so that a sink is never further from a
 # query than the cache is long, which avoids the problem of the figure above.
 # `attention.SlidingWindowPattern(w, num_sinks)` and `RollingKVCache` keep sinks
