@@ -1,0 +1,290 @@
+"""A small decoder-only language model in the GPT style, built to be varied.
+
+Tokens -> token embedding (+ position vectors, for absolute schemes) -> N
+pre-norm blocks, each `x + attention(norm(x))` then `x + MLP(norm(x))`, with
+causal self-attention -> a final layer norm -> logits over the vocabulary, the
+output matrix tied to the embedding by default (Press and Wolf, 2017).
+
+Part V of the book changes one thing at a time in this model, so each of the
+things that differ between today's models is a constructor option:
+
+* `positions`: the position scheme ("learned", "sinusoidal", "rope", "alibi",
+  "none", or any `PositionScheme`): where word order enters (embed, rotate
+  queries and keys, or bias the scores);
+* `pattern`: which keys each query may see, as a function of their positions
+  (`CausalPattern`, or `attention.SlidingWindowPattern`); it also makes the
+  caches for decoding (`pattern.new_cache`), so a windowed model keeps a
+  rolling cache of fixed size; `forward` and `generate` take another pattern
+  for one call, to run a trained model differently;
+* `attention`: a function `layer index -> module` that builds each layer's
+  attention, for a different kind altogether. The module is called as
+  `module(x, positions, scheme=..., pattern=..., cache=..., need_weights=...)`
+  and returns `(output (batch, T, d_model), weights or None)`, as
+  `CausalSelfAttention` does;
+* `num_kv_heads`: grouped-query attention (Chapter 17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from attention._checks import check_count
+from attention.modern.score_bias import biased_attention
+from attention.fast.grouped_query import GroupedQueryAttention
+from attention.fast.kv_cache import KVCache
+from attention.modern.position_schemes import PositionScheme, check_positions, make_position_scheme
+from attention.versions.scaled_dot_product import check_float_tensor
+from attention.transformer.layers import FeedForward
+
+
+def cached_positions(cache: object) -> tuple[torch.Tensor, int]:
+    """The positions of the keys a cache holds, in order, and the position of the next token.
+
+    A `KVCache` holds positions 0 to len - 1; other caches (the rolling ones)
+    say which they hold, in `cache.positions` and `cache.num_seen`.
+    """
+    if isinstance(cache, KVCache):
+        return torch.arange(len(cache), device=cache.keys.device), len(cache)
+    return cache.positions, cache.num_seen
+
+
+class CausalPattern:
+    """Query i sees keys j <= i: the causal mask, written on positions.
+
+    Example:
+        >>> CausalPattern()(torch.tensor([1, 2]), torch.arange(3)).int()   # (Tq, Tk)
+        tensor([[1, 1, 0],
+                [1, 1, 1]], dtype=torch.int32)
+    """
+
+    def __call__(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
+        """The mask `(Tq, Tk)`, True = may attend."""
+        return key_positions[None, :] <= query_positions[:, None]
+
+    def new_cache(
+        self, batch: int, num_kv_heads: int, d_head: int, capacity: int, dtype: torch.dtype,
+        device: torch.device | None,
+    ) -> KVCache:
+        """A `KVCache` for `capacity` positions: causal attention keeps every key."""
+        return KVCache(batch, num_kv_heads, capacity, d_head, dtype=dtype, device=device)
+
+    def __repr__(self) -> str:
+        return "CausalPattern()"
+
+
+class CausalSelfAttention(GroupedQueryAttention):
+    """The attention of one `GPT` block: projections, positions, pattern, cache.
+
+    It has the projections of `GroupedQueryAttention` (w_q, w_k, w_v, w_o) and
+    is called on one input `x` `(batch, T, d_model)` with the positions of its
+    T vectors. Queries and keys are turned by `scheme.rotate`; the new keys and
+    values go into `cache`, if given; the scores get `scheme.bias`; the mask is
+    `pattern(query positions, key positions)`.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> attend_ = CausalSelfAttention(d_model=8, num_heads=2, num_kv_heads=1)
+        >>> out, weights = attend_(torch.randn(1, 4, 8), torch.arange(4), need_weights=True)
+        >>> out.shape, weights[0, 0].triu(1).abs().max().item()     # causal: no weight above the diagonal
+        (torch.Size([1, 4, 8]), 0.0)
+    """
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, positions: torch.Tensor, *,
+        scheme: PositionScheme | None = None, pattern: Callable | None = None,
+        cache: object | None = None, need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), weights)`."""
+        check_float_tensor("x", x)
+        if x.ndim != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        if check_positions("positions", positions).shape[0] != x.shape[1]:
+            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
+        scheme = scheme or PositionScheme()
+        q = scheme.rotate(self.split_heads(self.w_q(x)), positions)  # (batch, heads, T, d_head)
+        k = scheme.rotate(self.split_heads(self.w_k(x)), positions)  # (batch, kv_heads, T, d_head)
+        v = self.split_heads(self.w_v(x))  # (batch, kv_heads, T, d_head)
+        key_positions = positions
+        if cache is not None:
+            held, _ = cached_positions(cache)
+            k, v = cache.append(k, v)  # (batch, kv_heads, Tk, d_head): held, then new
+            key_positions = torch.cat([held.to(positions.device), positions])  # (Tk,)
+        mask = (pattern or CausalPattern())(positions, key_positions)  # (Tq, Tk)
+        bias = scheme.bias(positions, key_positions)  # (heads, Tq, Tk) or None
+        heads, weights = biased_attention(q, k, v, mask, bias, need_weights=need_weights)
+        return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
+
+
+class GPTBlock(nn.Module):
+    """Pre-norm decoder block: `x + attention(norm(x))`, then `x + MLP(norm(x))`.
+
+    Members: attention_norm, attention, mlp_norm, mlp (`FeedForward`), and
+    `weights`, the attention weights `(batch, heads, Tq, Tk)` of the last call
+    made with `need_weights=True`.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, attention: nn.Module) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(d_model)
+        self.attention = attention
+        self.mlp_norm = nn.LayerNorm(d_model)
+        self.mlp = FeedForward(d_model, d_ff)
+        self.weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, **attention_options) -> torch.Tensor:
+        attended, self.weights = self.attention(self.attention_norm(x), positions, **attention_options)
+        x = x + attended  # (batch, T, d_model)
+        return x + self.mlp(self.mlp_norm(x))  # (batch, T, d_model)
+
+
+class GPT(nn.Module):
+    """A decoder-only language model: embeddings, causal pre-norm blocks, tied logits.
+
+    Args:
+        vocab_size: the number of tokens.
+        d_model: the size of every position's vector.
+        num_heads: the attention heads of every block; must divide d_model.
+        num_layers: the number of blocks.
+        max_len: the most positions the model reads; needed by learned
+            positions only (the others are defined for every position).
+        num_kv_heads: key/value heads (grouped-query attention); None = num_heads.
+        d_ff: the hidden size of the MLP; None = 4 * d_model.
+        positions: the position scheme: "learned", "sinusoidal", "rope",
+            "alibi", "none" or a `PositionScheme`.
+        pattern: which keys each query sees; None = `CausalPattern()`.
+        tie_embeddings: the output matrix is the token embedding's.
+        attention: a function `layer index -> attention module`; None builds
+            `CausalSelfAttention` layers.
+
+    Members:
+        token_embedding, positions (the scheme), pattern, blocks, norm, unembed,
+        and `weights`, the attention weights of every block from the last call
+        made with `need_weights=True`: a list of `(batch, heads, Tq, Tk)`.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = GPT(vocab_size=20, d_model=16, num_heads=4, num_layers=2, positions="rope").eval()
+        >>> tokens = torch.randint(20, (3, 10))                     # (batch, T)
+        >>> model(tokens).shape                                     # logits (batch, T, vocab)
+        torch.Size([3, 10, 20])
+        >>> prompt = tokens[:1, :4]
+        >>> fast = model.generate(prompt, 6)                         # greedy, with a KV cache
+        >>> torch.equal(fast, model.generate(prompt, 6, use_cache=False))
+        True
+    """
+
+    def __init__(
+        self, vocab_size: int, d_model: int, num_heads: int, num_layers: int, *,
+        max_len: int | None = None, num_kv_heads: int | None = None, d_ff: int | None = None,
+        positions: str | PositionScheme = "learned", pattern: Callable | None = None,
+        tie_embeddings: bool = True, attention: Callable[[int], nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = check_count("vocab_size", vocab_size)
+        num_layers = check_count("num_layers", num_layers)
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        d_ff = 4 * d_model if d_ff is None else check_count("d_ff", d_ff)
+        if attention is None:
+            def attention(layer: int) -> nn.Module:
+                return CausalSelfAttention(d_model, num_heads, num_kv_heads)
+        self.token_embedding = nn.Embedding(self.vocab_size, d_model)
+        self.positions = make_position_scheme(positions, d_model=d_model, num_heads=num_heads,
+                                              max_len=max_len)
+        self.pattern = pattern or CausalPattern()
+        self.blocks = nn.ModuleList(GPTBlock(d_model, d_ff, attention(i)) for i in range(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.unembed = nn.Linear(d_model, self.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        if tie_embeddings:
+            self.unembed.weight = self.token_embedding.weight
+        self.weights: list[torch.Tensor] = []
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """GPT-2's initialisation: weights N(0, 0.02), biases 0, so the first logits are small."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def new_caches(self, batch: int, capacity: int, pattern: Callable | None = None) -> list:
+        """One empty cache per block, made by the pattern (a `KVCache` for causal attention)."""
+        pattern = pattern or self.pattern
+        caches = []
+        for block in self.blocks:
+            attention, weight = block.attention, block.attention.w_k.weight
+            caches.append(pattern.new_cache(batch, attention.num_kv_heads, attention.d_head, capacity,
+                                            weight.dtype, weight.device))
+        return caches
+
+    def forward(
+        self, tokens: torch.Tensor, caches: list | None = None, *,
+        pattern: Callable | None = None, need_weights: bool = False,
+    ) -> torch.Tensor:
+        """Logits `(batch, T, vocab)` for tokens `(batch, T)`, which follow the cached positions.
+
+        Args:
+            tokens: int64 token ids.
+            caches: one cache per block (`new_caches`), or None.
+            pattern: the pattern for this call; None = the model's own.
+            need_weights: keep every block's attention weights in `self.weights`.
+        """
+        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
+            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"tokens must be an int64 tensor (batch, T), got {shape}")
+        if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < self.vocab_size:
+            raise ValueError(f"tokens must lie in [0, vocab_size={self.vocab_size}), "
+                             f"got {int(tokens.min())} to {int(tokens.max())}")
+        if caches is not None and len(caches) != len(self.blocks):
+            raise ValueError(f"caches has {len(caches)} caches, the model {len(self.blocks)} blocks")
+        start = cached_positions(caches[0])[1] if caches else 0
+        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)  # (T,)
+        x = self.positions.embed(self.token_embedding(tokens), positions)  # (batch, T, d_model)
+        for i, block in enumerate(self.blocks):
+            x = block(x, positions, scheme=self.positions, pattern=pattern or self.pattern,
+                      cache=caches[i] if caches else None, need_weights=need_weights)
+        self.weights = [block.weights for block in self.blocks] if need_weights else []
+        return self.unembed(self.norm(x))  # (batch, T, vocab)
+
+    @torch.no_grad()
+    def generate(
+        self, prompt: torch.Tensor, num_tokens: int, *, temperature: float = 0.0,
+        generator: torch.Generator | None = None, use_cache: bool = True,
+        pattern: Callable | None = None,
+    ) -> torch.Tensor:
+        """Extend `prompt` `(batch, P)` by `num_tokens` tokens: `(batch, P + num_tokens)`.
+
+        Args:
+            temperature: 0 takes the most likely token (greedy); above 0 samples
+                from `softmax(logits / temperature)` with `generator`.
+            use_cache: run only the newest token at each step, with caches made
+                by the pattern; False runs the whole sequence every step.
+            pattern: the pattern for this generation; None = the model's own.
+
+        Raises:
+            ValueError: an empty prompt, a negative temperature, or more
+                positions than the position scheme has.
+        """
+        num_tokens = check_count("num_tokens", num_tokens)
+        if prompt.ndim != 2 or prompt.shape[1] == 0:
+            raise ValueError(f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}")
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        total = prompt.shape[1] + num_tokens
+        if self.positions.max_len is not None and total > self.positions.max_len:
+            raise ValueError(f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens exceed "
+                             f"the {self.positions.max_len} positions the model has")
+        caches = self.new_caches(prompt.shape[0], total, pattern) if use_cache else None
+        tokens = new = prompt  # (batch, P)
+        for _ in range(num_tokens):
+            logits = self(new if use_cache else tokens, caches, pattern=pattern)[:, -1]  # (batch, vocab)
+            if temperature == 0:
+                new = logits.argmax(dim=-1, keepdim=True)  # (batch, 1)
+            else:
+                probabilities = torch.softmax(logits / temperature, dim=-1)
+                new = torch.multinomial(probabilities, 1, generator=generator)  # (batch, 1)
+            tokens = torch.cat([tokens, new], dim=1)
+        return tokens

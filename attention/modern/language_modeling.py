@@ -1,0 +1,165 @@
+"""Training a language model on a text, and measuring it: next-token cross-entropy.
+
+A language model is trained to predict every token of a window of text from
+the tokens before it: the input is `text[s : s + T]`, the target the same
+window shifted by one, `text[s + 1 : s + T + 1]`, and the loss the mean
+cross-entropy over the T positions. Training draws windows at random starts
+from the training share of the text; the held-out loss is measured on the
+whole held-out share, cut into consecutive windows, so it is the same number
+every time for the same model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from attention._checks import check_count
+from attention.transformer.training import Adam, warmup_then_decay
+
+
+def _as_tokens(name: str, data: object) -> torch.Tensor:
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(data)
+    if not isinstance(data, torch.Tensor) or data.ndim != 1 or data.dtype != torch.long:
+        raise ValueError(f"{name} must be a 1-D int64 tensor or array of tokens, got {data!r:.60}")
+    return data
+
+
+def random_windows(
+    data: torch.Tensor, batch_size: int, length: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch_size` windows of `length` tokens at random starts, and their next tokens.
+
+    Returns:
+        `(inputs, targets)`, each `(batch_size, length)`: targets[b, t] is the
+        token that follows inputs[b, t] in the text.
+
+    Example:
+        >>> data = torch.arange(100)
+        >>> inputs, targets = random_windows(data, 2, 5, torch.Generator().manual_seed(0))
+        >>> inputs.shape, torch.equal(targets, inputs + 1)
+        (torch.Size([2, 5]), True)
+    """
+    data = _as_tokens("data", data)
+    length = check_count("length", length)
+    if len(data) < length + 1:
+        raise ValueError(f"data has {len(data)} tokens, too few for windows of length {length} + 1")
+    starts = torch.randint(len(data) - length, (check_count("batch_size", batch_size),),
+                           generator=generator)  # (batch,)
+    offsets = torch.arange(length + 1)  # (length + 1,)
+    windows = data[starts[:, None] + offsets]  # (batch, length + 1)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def consecutive_windows(data: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The text cut into consecutive windows of `length` tokens (the rest dropped), and targets.
+
+    Example:
+        >>> inputs, targets = consecutive_windows(torch.arange(12), 5)
+        >>> inputs.tolist(), targets[:, -1].tolist()
+        ([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], [5, 10])
+    """
+    data = _as_tokens("data", data)
+    length = check_count("length", length)
+    count = (len(data) - 1) // length if length else 0
+    if count == 0:
+        raise ValueError(f"data has {len(data)} tokens, too few for one window of length {length} + 1")
+    inputs = data[: count * length].view(count, length)
+    targets = data[1 : count * length + 1].view(count, length)
+    return inputs, targets
+
+
+@torch.no_grad()
+def loss_by_position(
+    model: torch.nn.Module, data: torch.Tensor, length: int, *,
+    pattern: Callable | None = None, batch_size: int = 64,
+) -> torch.Tensor:
+    """The mean cross-entropy (nats) at each position of consecutive windows of `length`.
+
+    Returns:
+        `(length,)`: entry t is the loss of predicting token t + 1 of a window
+        from tokens 0 to t, averaged over the windows.
+    """
+    model.eval()
+    inputs, targets = consecutive_windows(data, length)  # (windows, length) each
+    total = torch.zeros(length, dtype=torch.float64)
+    for start in range(0, len(inputs), batch_size):
+        logits = model(inputs[start:start + batch_size], pattern=pattern)  # (batch, length, vocab)
+        losses = F.cross_entropy(logits.transpose(1, 2), targets[start:start + batch_size],
+                                 reduction="none")  # (batch, length)
+        total += losses.sum(dim=0).double()
+    return total / len(inputs)
+
+
+def heldout_loss(model: torch.nn.Module, data: torch.Tensor, length: int, **options) -> float:
+    """The mean next-token cross-entropy over consecutive windows of `length` tokens of `data`."""
+    return loss_by_position(model, data, length, **options).mean().item()
+
+
+@dataclass
+class LanguageModelLog:
+    """What `train_language_model` records: every step's training loss and learning
+    rate, and the held-out loss at the steps listed in `eval_steps`."""
+
+    losses: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    heldout_losses: list[float] = field(default_factory=list)
+
+
+def train_language_model(
+    model: torch.nn.Module, data: torch.Tensor, *, steps: int, batch_size: int, length: int,
+    generator: torch.Generator, lr: float = 3e-3, warmup: int = 50,
+    heldout: torch.Tensor | None = None, eval_every: int = 50,
+) -> LanguageModelLog:
+    """Train `model` in place to predict the next token of random windows of `data`.
+
+    Adam (`attention.training.Adam`, betas (0.9, 0.98)) with the warm-up then
+    1/sqrt(step) schedule of Chapter 13, peaking at `lr`.
+
+    Args:
+        model: a language model, `tokens (batch, T) -> logits (batch, T, vocab)`.
+        data: the training tokens, `(N,)` int64.
+        steps: the number of updates.
+        batch_size: windows per update.
+        length: tokens per window.
+        generator: where the windows' starts come from (seeded: the same run every time).
+        heldout: held-out tokens, measured every `eval_every` steps and at the end.
+
+    Returns:
+        The `LanguageModelLog`; the model is left in eval mode.
+
+    Example:
+        >>> from attention.modern.gpt import GPT
+        >>> _ = torch.manual_seed(0)
+        >>> model = GPT(vocab_size=5, d_model=16, num_heads=2, num_layers=1, max_len=8)
+        >>> data = torch.arange(400) % 5                       # 0 1 2 3 4 0 1 2 ...: easy
+        >>> log = train_language_model(model, data, steps=60, batch_size=8, length=8,
+        ...                            generator=torch.Generator().manual_seed(0), lr=1e-2, warmup=10)
+        >>> log.losses[0] > 1.5, log.losses[-1] < 0.1
+        (True, True)
+    """
+    data = _as_tokens("data", data)
+    optimizer = Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
+    log = LanguageModelLog()
+    for step in range(1, check_count("steps", steps) + 1):
+        model.train()
+        rate = warmup_then_decay(step, lr, warmup)
+        inputs, targets = random_windows(data, batch_size, length, generator)
+        logits = model(inputs)  # (batch, length, vocab)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step(rate)
+        log.losses.append(loss.item())
+        log.learning_rates.append(rate)
+        if heldout is not None and (step % eval_every == 0 or step == steps):
+            log.eval_steps.append(step)
+            log.heldout_losses.append(heldout_loss(model, heldout, length))
+    model.eval()
+    return log

@@ -1,0 +1,95 @@
+"""Attention with a bias added to the scores, and key/value heads shared by groups of query heads.
+
+    softmax(Q K^T / sqrt(d_head) + B, masked) V
+
+The bias B is how relative position schemes such as ALiBi (`attention.modern.alibi`)
+enter attention: a number per head, query and key, added to the score before
+the softmax. The mask is applied after it: a masked key gets exactly zero
+weight whatever its bias. Key/value heads are shared as in grouped-query
+attention (Chapter 17): query head i uses key/value head i // (heads / kv_heads).
+
+Two paths compute the same thing: an explicit one that returns the weights,
+and PyTorch's fused `F.scaled_dot_product_attention`, given the bias and the
+mask together as one float `attn_mask` (-inf where the mask is False).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from attention.versions.scaled_dot_product import check_float_tensor, masked_softmax
+
+
+def biased_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+    mask: torch.Tensor | None = None, bias: torch.Tensor | None = None, *,
+    need_weights: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q k^T / sqrt(d_head) + bias), masked, times v, with shared key/value heads.
+
+    Args:
+        query: `(batch, heads, Tq, d_head)`.
+        key: `(batch, kv_heads, Tk, d_head)`, kv_heads dividing heads.
+        value: `(batch, kv_heads, Tk, d_head)`.
+        mask: bool, True = may attend, broadcastable to `(batch, heads, Tq, Tk)`.
+        bias: float, added to the scaled scores, broadcastable to the same.
+        need_weights: if False, run PyTorch's fused kernel (the bias and mask
+            passed as one float `attn_mask`) and return no weights.
+
+    Returns:
+        `(output (batch, heads, Tq, d_head), weights (batch, heads, Tq, Tk) or None)`.
+        A query with no allowed key gets zero weights and a zero output.
+
+    Example:
+        >>> q, k, v = torch.randn(1, 4, 3, 8), torch.randn(1, 2, 3, 8), torch.randn(1, 2, 3, 8)
+        >>> bias = -torch.arange(3.0)                       # (Tk,): later keys penalised
+        >>> slow, weights = biased_attention(q, k, v, bias=bias)
+        >>> fast, _ = biased_attention(q, k, v, bias=bias, need_weights=False)
+        >>> weights.shape, torch.allclose(slow, fast, atol=1e-6)
+        (torch.Size([1, 4, 3, 3]), True)
+    """
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_float_tensor(name, x)
+        if x.ndim != 4:
+            raise ValueError(f"{name} must have shape (batch, heads, positions, d_head), got {tuple(x.shape)}")
+    if key.shape[2] != value.shape[2]:
+        raise ValueError(f"key has {key.shape[2]} positions but value has {value.shape[2]}")
+    num_heads, num_kv_heads = query.shape[1], key.shape[1]
+    if num_kv_heads == 0 or num_heads % num_kv_heads or value.shape[1] != num_kv_heads:
+        raise ValueError(
+            f"query has {num_heads} heads, which must be a multiple of the key's {num_kv_heads} "
+            f"key/value heads (and the value's {value.shape[1]})"
+        )
+    if need_weights:
+        group = num_heads // num_kv_heads
+        key = key.repeat_interleave(group, dim=1)  # (batch, heads, Tk, d_head)
+        value = value.repeat_interleave(group, dim=1)
+        scores = (query / math.sqrt(query.shape[-1])) @ key.transpose(-2, -1)  # (batch, heads, Tq, Tk)
+        if bias is not None:
+            scores = scores + bias
+        weights = masked_softmax(scores, mask)  # (batch, heads, Tq, Tk)
+        return weights @ value, weights
+    fully_masked = None
+    attn_mask = mask
+    if bias is not None:
+        attn_mask = bias.to(query.dtype)
+        if mask is not None:
+            attn_mask = attn_mask.masked_fill(~mask, float("-inf"))
+    if mask is not None:  # a query with no allowed key: let it see all, then zero it
+        fully_masked = ~mask.any(dim=-1, keepdim=True)  # (..., Tq, 1)
+        if fully_masked.any():
+            attn_mask = (attn_mask | fully_masked if attn_mask.dtype == torch.bool
+                         else attn_mask.masked_fill(fully_masked, 0.0))
+        else:
+            fully_masked = None
+    if attn_mask is not None and attn_mask.ndim < 2:  # the fused kernel wants (..., Tq, Tk)
+        attn_mask = attn_mask.reshape((1,) * (2 - attn_mask.ndim) + attn_mask.shape)
+    output = F.scaled_dot_product_attention(
+        query, key, value, attn_mask=attn_mask, enable_gqa=num_kv_heads != num_heads
+    )  # (batch, heads, Tq, d_head)
+    if fully_masked is not None:
+        output = output.masked_fill(fully_masked, 0.0)
+    return output, None

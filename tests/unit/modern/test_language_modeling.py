@@ -1,0 +1,66 @@
+"""Tests for training and measuring a language model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attention.modern.gpt import GPT
+from attention.modern.language_modeling import (
+    consecutive_windows,
+    heldout_loss,
+    loss_by_position,
+    random_windows,
+    train_language_model,
+)
+
+
+def test_random_windows_are_pieces_of_the_text_and_their_next_tokens():
+    data = torch.randint(50, (300,), generator=torch.Generator().manual_seed(0))
+    inputs, targets = random_windows(data, 16, 10, torch.Generator().manual_seed(1))
+    assert inputs.shape == targets.shape == (16, 10)
+    text = data.tolist()
+    for row, target in zip(inputs.tolist(), targets.tolist()):
+        start = next(s for s in range(len(text) - 10) if text[s:s + 10] == row)
+        assert target == text[start + 1:start + 11]
+    again, _ = random_windows(data, 16, 10, torch.Generator().manual_seed(1))
+    assert torch.equal(inputs, again)
+
+
+def test_loss_by_position_is_the_cross_entropy_of_each_position():
+    torch.manual_seed(0)
+    model = GPT(7, 8, 2, 1, max_len=6).eval()
+    data = torch.randint(7, (40,), generator=torch.Generator().manual_seed(2))
+    losses = loss_by_position(model, data, 6, batch_size=2)  # several batches
+    inputs, targets = consecutive_windows(data, 6)
+    with torch.no_grad():
+        expected = F.cross_entropy(model(inputs).transpose(1, 2), targets, reduction="none").mean(0)
+    torch.testing.assert_close(losses, expected.double())
+    assert heldout_loss(model, data, 6) == pytest.approx(expected.mean().item())
+
+
+def test_training_is_the_same_every_run_and_lowers_the_loss():
+    data = torch.tensor([0, 1, 2, 3, 2, 1] * 40)
+
+    def run():
+        torch.manual_seed(0)
+        model = GPT(4, 16, 2, 1, max_len=8, positions="rope")
+        log = train_language_model(model, data, steps=40, batch_size=8, length=8,
+                                   generator=torch.Generator().manual_seed(0), lr=1e-2, warmup=5,
+                                   heldout=data[:50], eval_every=20)
+        return log
+
+    first, second = run(), run()
+    assert first.losses == second.losses
+    assert first.eval_steps == [20, 40] and len(first.heldout_losses) == 2
+    assert first.heldout_losses[-1] < 0.5 * first.losses[0]
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"data has 5 tokens, too few for windows of length 5 \+ 1"):
+        random_windows(torch.arange(5), 2, 5, torch.Generator())
+    with pytest.raises(ValueError, match=r"data must be a 1-D int64 tensor or array of tokens"):
+        random_windows(torch.zeros(10), 2, 3, torch.Generator())
+    with pytest.raises(ValueError, match=r"too few for one window of length 8 \+ 1"):
+        consecutive_windows(torch.arange(8), 8)
