@@ -58,7 +58,7 @@ def chapter_number(src_uri: str) -> int | None:
 
 def number_chapter_lists(soup, page, files) -> None:
     numbers = {"/" + file.url: chapter_number(file.src_uri) for file in files.documentation_pages()}
-    for item in soup.select("ol > li"):
+    for item in (item for ol in soup.find_all("ol") for item in ol.find_all("li", recursive=False)):
         link = item.find("a", href=True)
         number = link and numbers.get(urljoin("/" + page.url, link["href"]).split("#")[0])
         if number:
@@ -92,16 +92,16 @@ def fold(soup, element, summary: str, css_class: str) -> None:
 
 
 def fold_cells(soup) -> None:
-    for toolbar in soup.select(".celltoolbar"):
+    for toolbar in soup.find_all("div", class_="celltoolbar"):
         toolbar.decompose()  # the tag chips
-    for cell in soup.select(".jp-Notebook > .jp-Cell"):  # the outer wrapper of each cell
-        classes = cell.get("class", [])
+    for cell in soup.find("div", class_="jp-Notebook").find_all("div", class_="jp-Cell", recursive=False):
+        classes = cell["class"]  # of the outer wrapper of each cell
         if "celltag_solution" in classes:
-            code = cell.select_one(".clipboard-copy-txt")
+            code = cell.find("div", class_="clipboard-copy-txt")
             exercise = re.match(r"#\s*exercise\s+(\w+)", code.get_text().lstrip(), re.IGNORECASE) if code else None
             fold(soup, cell, f"Solution to exercise {exercise[1]}" if exercise else "Solution", "solution")
         elif "celltag_fold" in classes:
-            fold(soup, cell.select_one(".jp-Cell-inputWrapper"), "Show the code", "fold")
+            fold(soup, cell.find("div", class_="jp-Cell-inputWrapper"), "Show the code", "fold")
 
 
 def unique_heading_ids(soup) -> list[dict]:
@@ -110,7 +110,7 @@ def unique_heading_ids(soup) -> list[dict]:
     roots: list[dict] = []
     open_sections: list[dict] = []
     for heading in soup.find_all(re.compile("^h[1-6]$"), id=True):
-        anchor = heading.select_one("a.anchor-link")
+        anchor = heading.find("a", class_="anchor-link")
         count = seen[heading["id"]] = seen.get(heading["id"], -1) + 1
         if count:
             heading["id"] = f"{heading['id']}_{count}"
