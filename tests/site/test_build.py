@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mkdocs.utils.yaml import yaml_load
 
 from site_helpers import ROOT
 
@@ -33,25 +34,26 @@ def make_book(folder: Path, chapter_body: str) -> Path:
     """A copy of the book's machinery with one chapter, `chapters/01_tiny.py`."""
     for name in ("hooks", "attention"):
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "requirements.txt", folder / "requirements.txt")
+    for name in ("requirements.txt", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
     docs = folder / "docs"
     for name in ("javascripts", "stylesheets"):
         shutil.copytree(ROOT / "docs" / name, docs / name)
     (docs / "index.md").write_text("# A tiny book\n\nSee [the chapter](chapters/01_tiny.py).\n")
     (docs / "chapters").mkdir()
     (docs / "chapters" / "01_tiny.py").write_text(HEADER + chapter_body)
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config = yaml_load((ROOT / "mkdocs.yml").read_text())  # mkdocs' loader: it knows !ENV
     config["nav"] = ["index.md", "chapters/01_tiny.py"]
     (folder / "mkdocs.yml").write_text(yaml.safe_dump(config))
     return folder
 
 
-def build(folder: Path, workers: int = 2) -> subprocess.CompletedProcess:
-    """Build the book; `workers` chapter workers (0: mkdocs-jupyter runs the chapters)."""
+def build(folder: Path, workers: int = 2, **env: str) -> subprocess.CompletedProcess:
+    """Build the book, running at most `workers` chapters at a time (0: one per core)."""
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict"],
         cwd=folder,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "BOOK_BUILD_WORKERS": str(workers)},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "BOOK_BUILD_WORKERS": str(workers), **env},
         capture_output=True,
         text=True,
     )
@@ -70,8 +72,8 @@ print(1 + 1)
 """
 
 
-# What mkdocs-jupyter logs when it executes a chapter, in a worker or in the build itself.
-RAN = "Converting notebook (execute=True)"
+# What hooks/execute.py logs when it has run a chapter.
+RAN = "Executed 01_tiny.py"
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -80,6 +82,7 @@ def test_a_chapter_that_raises_fails_the_build(tmp_path, workers):
     result = build(book, workers)
     assert result.returncode != 0
     assert "a deliberate failure in a chapter" in result.stderr
+    assert "01_tiny.py, cell 1 raised" in result.stderr
 
 
 def test_a_link_to_a_missing_chapter_fails_the_build(tmp_path):
@@ -97,6 +100,9 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     assert RAN in first.stderr
     html = (book / "site" / "chapters" / "01_tiny" / "index.html").read_text()
     assert "<pre>2\n</pre>" in html  # the output of the executed cell
+    # Numbered from its file name (01_tiny.py), in the page's title and its heading.
+    assert re.search(r"<title>1\. Tiny - ", html)
+    assert re.search(r'<h1 id="tiny">1\. Tiny<a class="anchor-link"', html)
     # The table of contents names the headings as the page shows them, and links to them.
     toc = re.findall(r'<a href="#([^"]+)" class="md-nav__link">\s*<span class="md-ellipsis">\s*(.*?)\s*</span>', html, re.S)
     assert toc[:3] == [("calling-attentionsoftmax", "Calling attention.softmax"), ("again", "Again"), ("again_1", "Again")]
@@ -105,10 +111,68 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
 
     unchanged = build(book)
     assert unchanged.returncode == 0
-    assert "Cache hit" in unchanged.stderr and RAN not in unchanged.stderr
+    assert RAN not in unchanged.stderr
+    assert html == (book / "site" / "chapters" / "01_tiny" / "index.html").read_text()
 
     softmax = book / "attention" / "softmax.py"
     softmax.write_text(softmax.read_text() + "\n# an edit to the package\n")
     changed = build(book)
     assert changed.returncode == 0
     assert RAN in changed.stderr
+
+
+FIGURES_CHAPTER = """
+# %% [markdown]
+# # Figures
+
+# %% tags=["fold"]
+import matplotlib.pyplot as plt
+from attention.plotting import use_book_style
+use_book_style()
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+plt.show()
+
+# %% [markdown]
+# **Figure 1.1.** A line going down.
+
+# %%
+fig, ax = plt.subplots()
+ax.plot([0, 1], [0, 1])
+plt.show()
+
+# %% [markdown]
+# **Figure 1.2.** A line going up.
+
+# %% tags=["solution"]
+# Exercise 2: the answer
+print(6 * 7)
+"""
+
+
+def test_figures_are_drawn_whatever_the_backend_and_named_by_their_captions(tmp_path):
+    book = make_book(tmp_path, FIGURES_CHAPTER)
+    result = build(book, MPLBACKEND="Agg")  # usual on servers: plt.show() alone would draw nothing
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (book / "site" / "chapters" / "01_tiny" / "index.html").read_text()
+    figures = re.findall(r"<svg [^>]*>", html)
+    named = [re.search(r'aria-labelledby="([^"]+)"', svg) for svg in figures if 'role="img"' in svg]
+    assert [m and m[1] for m in named] == ["figure-1-1", "figure-1-2"]
+    assert re.search(r'<p id="figure-1-1"><strong>Figure 1.1.</strong> A line going down.', html)
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)[:10]
+    # The fold cell's code is folded, still copied by its button; its figure is shown.
+    fold = re.search(r'<details class="fold"><summary>Show the code</summary>(.*?)</details>', html, re.S)
+    assert fold and 'class="clipboard-copy-txt"' in fold[1] and 'role="img"' not in fold[1]
+    assert "ax.plot([0, 1], [1, 0])" in fold[1]
+    solution = re.search(r'<details class="solution"><summary>Solution to exercise 2</summary>(.*?)</details>', html, re.S)
+    assert solution and "<pre>42\n</pre>" in solution[1]
+    assert 'class="cell-tag"' not in html and "celltoolbar" not in html
+
+
+def test_a_caption_with_no_figure_fails_the_build(tmp_path):
+    chapter = '\n# %%\nprint("no figure here")\n\n# %% [markdown]\n# **Figure 1.1.** Nothing was drawn.\n'
+    result = build(make_book(tmp_path, chapter))
+    assert result.returncode != 0
+    assert "01_tiny.py, cell 2" in result.stderr and "Figure 1.1." in result.stderr
+

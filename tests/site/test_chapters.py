@@ -1,15 +1,15 @@
 """Every chapter runs from top to bottom as the notebook a reader downloads,
 and draws the same figures as the build did.
 
-The run here and the build's run are two independent executions of the
-chapter, so comparing their figures byte for byte shows that a chapter's
-figures are the same on every build. Cells tagged `measured` (timings and
+The run here and the build's run (the executed notebook hooks/execute.py keeps
+in .cache/chapters/) are two independent executions of the chapter, so comparing
+their figures byte for byte shows that a chapter's figures are the same on every
+build. Cells tagged `measured` (timings and
 memory measured on the machine) are left out of that comparison.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 
 import nbformat
@@ -19,9 +19,7 @@ from nbclient import NotebookClient
 from site_helpers import CHAPTERS, ROOT, chapter_page
 
 sys.path.insert(0, str(ROOT / "hooks"))
-from notebooks import svg_for_page, write_notebook  # noqa: E402  (the hook that makes the pages)
-
-_PAGE_SVG = re.compile(r'<svg role="img".*?</svg>', re.DOTALL)
+from execute import executed_path, inputs_hash  # noqa: E402  (the build's first stage)
 
 
 def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:
@@ -34,23 +32,25 @@ def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:
             svg = output.get("data", {}).get("image/svg+xml")
             if svg:
                 svg = svg if isinstance(svg, str) else "".join(svg)
-                found.append(svg_for_page(svg).strip())  # the page's copy ends at </svg>
+                found.append(svg)
     return found
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_as_downloaded_and_draws_the_built_figures(chapter, built_site, tmp_path):
-    notebook_path = tmp_path / f"{chapter.stem}.ipynb"
-    write_notebook(chapter, notebook_path)
-    notebook = nbformat.read(notebook_path, as_version=4)
+    page = chapter_page(built_site, chapter)
+    notebook = nbformat.read(page.parent / f"{chapter.stem}.ipynb", as_version=4)  # the download
     # Run it away from the repository, as a reader would, with the python3 kernel.
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
 
-    on_page = _PAGE_SVG.findall(chapter_page(built_site, chapter).read_text(encoding="utf-8"))
+    built = nbformat.read(executed_path(chapter, inputs_hash()), as_version=4)
     fixed, measured = figures(notebook, measured=False), figures(notebook, measured=True)
-    assert len(on_page) == len(fixed) + len(measured), f"{chapter.name}: a different number of figures"
-    missing = [i for i, svg in enumerate(fixed) if svg not in on_page]
-    assert not missing, f"{chapter.name}: figures {missing} differ from the built page's"
+    assert len(fixed) == len(figures(built, measured=False)), f"{chapter.name}: a different number of figures"
+    assert len(measured) == len(figures(built, measured=True)), f"{chapter.name}: a different number of figures"
+    missing = [i for i, (a, b) in enumerate(zip(fixed, figures(built, measured=False))) if a != b]
+    assert not missing, f"{chapter.name}: figures {missing} differ from the build's"
+    shown = page.read_text(encoding="utf-8").count(' role="img" data-search-exclude=""')
+    assert shown == len(fixed) + len(measured), f"{chapter.name}: the page shows {shown} figures"

@@ -3,7 +3,9 @@ and nothing is fetched from another host."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from urllib.parse import urlparse
 
 import jupytext
@@ -12,6 +14,7 @@ import pytest
 
 from site_helpers import CHAPTERS, chapter_page, page_paths, page_weight, parse, resolve
 
+ROOT_CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
 PAGE_BUDGET = 300 * 1024  # bytes of HTML and page-specific assets per chapter page
 
 
@@ -68,3 +71,40 @@ def test_chapter_offers_its_notebook(built_site, chapter):
 def test_chapter_page_weight_is_within_budget(built_site, chapter):
     weight = page_weight(built_site, chapter_page(built_site, chapter))
     assert weight <= PAGE_BUDGET, f"{chapter.stem}: {weight / 1024:.0f} KB"
+
+
+def chapter_number(chapter) -> int | None:
+    prefix = chapter.stem.split("_", 1)[0]
+    return int(prefix) if prefix.isdigit() else None
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_titles_carry_the_number_of_their_file_name(built_site, chapter):
+    page = chapter_page(built_site, chapter).read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", page)[1]
+    h1 = re.sub(r"<[^>]+>", "", re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)[1]).rstrip("¶")
+    number = chapter_number(chapter)
+    if number is None:  # evolution_at_a_glance
+        assert not re.match(r"\d", title) and not re.match(r"\d", h1)
+    else:
+        assert title.startswith(f"{number}. ") and h1.startswith(f"{number}. "), (title, h1)
+        # the navigation of another page names it with its number
+        home = (built_site / "index.html").read_text(encoding="utf-8")
+        link = re.search(rf'href="chapters/{chapter.stem}/"[^>]*>\s*<span class="md-ellipsis">\s*([^<]*?)\s*<', home)
+        assert link and link[1].startswith(f"{number}. "), link and link[1]
+
+
+def test_the_home_page_lists_chapters_by_their_numbers(built_site):
+    home = (built_site / "index.html").read_text(encoding="utf-8")
+    items = re.findall(r'<li(?: value="(\d+)")?>\s*<a href="chapters/(\w+)/">', home)
+    numbered = [(value, stem) for value, stem in items if chapter_number(ROOT_CHAPTERS / stem) is not None]
+    assert len(numbered) >= 10
+    assert all(value and int(value) == chapter_number(ROOT_CHAPTERS / stem) for value, stem in numbered), numbered
+
+
+def test_no_repository_is_named_unless_the_publisher_sets_one(built_site):
+    if os.environ.get("BOOK_REPO_URL"):
+        pytest.skip("BOOK_REPO_URL is set")
+    for page in page_paths(built_site):
+        text = page.read_text(encoding="utf-8")
+        assert 'class="md-source"' not in text and "git clone" not in text, page

@@ -1,0 +1,57 @@
+"""What the book adds to the site besides its chapter pages.
+
+1. The `attention` package as a wheel, `assets/attention-<version>-py3-none-any.whl`,
+   built offline by setuptools (pinned in requirements.txt) and kept under
+   .cache/wheel/ until the package changes: a reader holding only a downloaded
+   chapter installs it with `pip install <file>`. In a Markdown page, `{{ wheel }}` is
+   its address from that page and `{{ wheel_name }}` its file name.
+2. Where the book's sources live is the `repo_url` setting, filled from the
+   BOOK_REPO_URL variable by the publishing workflow; `{{ clone }}` in a Markdown
+   page becomes the clone command when it is set, and nothing when it is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mkdocs.structure.files import File
+from mkdocs.utils import get_relative_url
+
+ROOT = Path(__file__).resolve().parent.parent
+WHEELS = ROOT / ".cache" / "wheel"
+
+
+def build_wheel() -> Path:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "attention").rglob("*.py")) + [ROOT / "pyproject.toml"]:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    folder = WHEELS / digest.hexdigest()[:16]
+    if not folder.is_dir():
+        with tempfile.TemporaryDirectory() as tmp:  # a copy: no build/ folder left behind
+            for name in ("attention", "pyproject.toml", "README.md"):
+                copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+                copy(ROOT / name, Path(tmp) / name)
+            wheel = Path(tmp) / "dist"
+            subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_wheel({str(wheel)!r})"],
+                           cwd=tmp, check=True, capture_output=True)
+            shutil.copytree(wheel, folder)
+    return next(folder.glob("*.whl"))
+
+
+def on_files(files, config):
+    wheel = build_wheel()
+    config.extra["wheel"] = f"assets/{wheel.name}"  # for hooks/chapter_pages.py and templates
+    files.append(File.generated(config, config.extra["wheel"], abs_src_path=str(wheel)))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    clone = f"```bash\ngit clone {config.repo_url}\n```" if config.repo_url else ""
+    wheel = get_relative_url(config.extra["wheel"], page.file.src_uri)  # a link Markdown resolves
+    return (markdown.replace("{{ clone }}", clone).replace("{{ wheel_name }}", Path(wheel).name)
+            .replace("{{ wheel }}", wheel))

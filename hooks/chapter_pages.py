@@ -1,0 +1,213 @@
+"""Stage 3 of 3: adjust the HTML that mkdocs-jupyter renders from an executed chapter.
+
+Read with BeautifulSoup, on each chapter page (`on_page_content`):
+
+1. Links in Markdown (cells and outputs) to other pages' sources (`02_queries_keys_values.py`,
+   `../index.md`) point at the built pages, as in Markdown pages; a link to no page of
+   the book is a warning, which fails a strict build.
+2. Cells: a `solution` cell (input and output) is folded in a <details> ("Solution
+   to exercise 2" when its first line is `# Exercise 2`); a `fold` cell's input is
+   folded ("Show the code"), its outputs shown. Tag chips are not shown.
+3. The table of contents is made from the page's own headings, with unique ids.
+4. The ~600 KB of notebook CSS inlined into every page goes to one shared file; the
+   Mermaid loader (a CDN script; the book has no Mermaid diagrams) is dropped.
+5. Chapter numbers, from the file names (`NN_name.py`), go in the title and the
+   navigation, and in the home page's lists of chapters (which would otherwise
+   restart at 1 in every part). Under the title goes a link to download the chapter as
+   a notebook, with the command that installs the `attention` package it needs (the
+   wheel hooks/book.py serves).
+6. Figures: nbconvert shows an SVG as an <img> with a data URL. They are inlined as
+   <svg> instead, so their ink takes the page's text colour (currentColor, see
+   attention/plotting.py) on the light and the dark theme. Each is named by its
+   caption for screen readers, its ids are made unique on the page (referenced ones
+   prefixed, the others dropped) and its coordinates rounded to 0.01 px. They go in
+   once the page is complete (`on_post_page`), so the search index never parses them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Comment
+from mkdocs.structure.toc import get_toc
+from mkdocs.utils import get_relative_url
+
+log = logging.getLogger("mkdocs.hooks.chapter_pages")
+
+SHARED_CSS_DIR = "assets/notebook"
+SVG_DATA = "data:image/svg+xml;base64,"
+SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG)
+ET.register_namespace("xlink", XLINK)
+LONG_NUMBER = re.compile(r"-?\d+\.\d{3,}")
+REFERENCE = re.compile(r"url\(#([^)]+)\)")
+_figures: dict[str, list[str]] = {}  # page -> its figures' SVG, until on_post_page
+
+
+def chapter_number(src_uri: str) -> int | None:
+    match = re.match(r"chapters/(\d+)_", src_uri)
+    return int(match[1]) if match else None
+
+
+def number_chapter_lists(soup, page, files) -> None:
+    numbers = {"/" + file.url: chapter_number(file.src_uri) for file in files.documentation_pages()}
+    for item in (item for ol in soup.find_all("ol") for item in ol.find_all("li", recursive=False)):
+        link = item.find("a", href=True)
+        number = link and numbers.get(urljoin("/" + page.url, link["href"]).split("#")[0])
+        if number:
+            item["value"] = str(number)
+
+
+def is_chapter(page) -> bool:
+    return page.file.src_uri.startswith("chapters/") and page.file.src_uri.endswith(".py")
+
+
+def notebook_name(page) -> str:
+    return Path(page.file.src_uri).with_suffix(".ipynb").name
+
+
+def rewrite_links(soup, page, files) -> None:
+    for link in soup.find_all("a", href=True):  # in Markdown cells and in Markdown outputs
+        target = urlsplit(link["href"])
+        if target.scheme or target.netloc or not target.path.endswith((".py", ".md", ".ipynb")):
+            continue
+        linked = files.get_file_from_path(posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target.path)))
+        if linked is None:
+            log.warning("%s links to '%s', which is not a page of the book", page.file.src_uri, target.path)
+        else:
+            link["href"] = linked.url_relative_to(page.file) + (f"#{target.fragment}" if target.fragment else "")
+
+
+def fold(soup, element, summary: str, css_class: str) -> None:
+    details = soup.new_tag("details", attrs={"class": css_class})
+    details.append(soup.new_tag("summary", string=summary))
+    element.wrap(details)
+
+
+def fold_cells(soup) -> None:
+    for toolbar in soup.find_all("div", class_="celltoolbar"):
+        toolbar.decompose()  # the tag chips
+    for cell in soup.find("div", class_="jp-Notebook").find_all("div", class_="jp-Cell", recursive=False):
+        classes = cell["class"]  # of the outer wrapper of each cell
+        if "celltag_solution" in classes:
+            code = cell.find("div", class_="clipboard-copy-txt")
+            exercise = re.match(r"#\s*exercise\s+(\w+)", code.get_text().lstrip(), re.IGNORECASE) if code else None
+            fold(soup, cell, f"Solution to exercise {exercise[1]}" if exercise else "Solution", "solution")
+        elif "celltag_fold" in classes:
+            fold(soup, cell.find("div", class_="jp-Cell-inputWrapper"), "Show the code", "fold")
+
+
+def unique_heading_ids(soup) -> list[dict]:
+    """Give repeated headings unique ids; return the tokens of the page's table of contents."""
+    seen: dict[str, int] = {}
+    roots: list[dict] = []
+    open_sections: list[dict] = []
+    for heading in soup.find_all(re.compile("^h[1-6]$"), id=True):
+        anchor = heading.find("a", class_="anchor-link")
+        count = seen[heading["id"]] = seen.get(heading["id"], -1) + 1
+        if count:
+            heading["id"] = f"{heading['id']}_{count}"
+            if anchor:
+                anchor["href"] = f"#{heading['id']}"
+        name = heading.get_text().removesuffix(anchor.get_text() if anchor else "").strip()
+        token = {"level": int(heading.name[1]), "id": heading["id"], "name": name, "children": []}
+        while open_sections and open_sections[-1]["level"] >= token["level"]:
+            open_sections.pop()
+        (open_sections[-1]["children"] if open_sections else roots).append(token)
+        open_sections.append(token)
+    return roots
+
+
+def share_styles(soup, page, config) -> None:
+    for loader in soup.find_all("script", type="module", string=re.compile("mermaid")):
+        loader.find_next_sibling("style").decompose()  # its .jp-Mermaid rules
+        loader.decompose()
+    for style in soup.find_all("style", type="text/css"):
+        css = style.string or ""
+        name = f"{SHARED_CSS_DIR}/{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        path = Path(config["site_dir"]) / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(css, encoding="utf-8")
+        style.replace_with(soup.new_tag("link", rel="stylesheet", href=get_relative_url(name, page.url)))
+
+
+def svg_for_page(svg: str, prefix: str, caption: str | None) -> str:
+    """An SVG document as the page inlines it: unique ids, rounded numbers, a name."""
+    root = ET.fromstring(svg)
+    for metadata in root.findall(f"{{{SVG}}}metadata"):
+        root.remove(metadata)  # creator and licence: not for the page
+    href = f"{{{XLINK}}}href"
+    used = {m for el in root.iter() for value in el.attrib.values() for m in REFERENCE.findall(value)}
+    used |= {el.get(href, "")[1:] for el in root.iter()} | {el.get("href", "")[1:] for el in root.iter()}
+    for element in root.iter():
+        for name, value in list(element.attrib.items()):
+            if name == "id":
+                value = f"{prefix}-{value}" if value in used else None
+            elif name in (href, "href") and value.startswith("#"):
+                value = f"#{prefix}-{value[1:]}"
+            else:
+                value = LONG_NUMBER.sub(lambda m: f"{float(m[0]):.2f}", REFERENCE.sub(rf"url(#{prefix}-\1)", value))
+            if value is None:
+                del element.attrib[name]
+            else:
+                element.set(name, value)
+    root.set("role", "img")
+    root.set("data-search-exclude", "")
+    if caption:
+        root.set("aria-labelledby", caption)
+    return ET.tostring(root, encoding="unicode")
+
+
+def take_figures(soup, page) -> None:
+    """Swap each SVG <img> for a placeholder; `on_post_page` puts the <svg> there."""
+    figures = _figures[page.file.src_uri] = []
+    for img in soup.find_all("img", src=lambda src: src and src.startswith(SVG_DATA)):
+        caption = img.find_next(lambda tag: tag.name == "p" and tag.strong is not None
+                                and tag.contents[0] is tag.strong and tag.strong.get_text().startswith("Figure "))
+        if caption is not None and not caption.get("id"):
+            caption["id"] = "figure-" + caption.strong.get_text().removeprefix("Figure ").strip(".").replace(".", "-")
+        svg = base64.b64decode(img["src"][len(SVG_DATA):]).decode("utf-8")
+        figures.append(svg_for_page(svg, f"fig{len(figures) + 1}", caption and caption["id"]))
+        img.replace_with(Comment(f"figure {len(figures) - 1}"))
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    if page.file.src_uri == "index.md":
+        soup = BeautifulSoup(html, "html.parser")
+        number_chapter_lists(soup, page, files)
+        return str(soup)
+    if not is_chapter(page):
+        return html
+    soup = BeautifulSoup(html, "html.parser")
+    share_styles(soup, page, config)
+    rewrite_links(soup, page, files)
+    fold_cells(soup)
+    title = soup.find("h1")
+    number = chapter_number(page.file.src_uri)
+    if number is not None:
+        title.insert(0, f"{number}. ")
+        page.title = f"{number}. {page.title}"  # the navigation and the browser's title
+    page.toc = get_toc(unique_heading_ids(soup))
+    wheel = config.extra["wheel"]
+    title.insert_after(BeautifulSoup(
+        f'<p class="notebook-download"><a href="{notebook_name(page)}" download>Download this chapter as a '
+        f"notebook</a>. It needs the book's <code>attention</code> package: download "
+        f'<a href="{get_relative_url(wheel, page.url)}" download>its wheel</a>, then '
+        f"<code>pip install {posixpath.basename(wheel)}</code> (this also installs NumPy, PyTorch and "
+        f"matplotlib).</p>", "html.parser"))
+    take_figures(soup, page)
+    return str(soup)
+
+
+def on_post_page(output: str, page, config) -> str:
+    for number, svg in enumerate(_figures.pop(page.file.src_uri, [])):
+        output = output.replace(f"<!--figure {number}-->", svg, 1)
+    return output

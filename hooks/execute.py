@@ -1,0 +1,126 @@
+"""Stage 1 of 3: run the chapters (then mkdocs-jupyter renders them, then hooks/html.py).
+
+Each chapter, a jupytext `.py` file in docs/chapters/, is executed by nbclient into a
+plain executed notebook, `.cache/chapters/<name>.<key>.ipynb`. The key hashes all the
+outputs depend on: the chapter, the `attention` package (every .py file under it),
+requirements.txt and the kernels' environment. A chapter whose notebook is
+there is not run again; the others run at the same time, `BOOK_BUILD_WORKERS` kernels
+(0 or unset: one per core). The files are ordinary notebooks, for any renderer.
+
+A cell that raises fails the build, naming the chapter and cell, with its traceback.
+So does a figure caption (`**Figure N.M.**` opening a Markdown cell or the Markdown a
+`remove-input` cell prints) when no cell since the previous caption drew an image.
+
+The chapter's page is then read from its executed notebook (mkdocs-jupyter, with
+`execute: false`, renders it), and its download is the source as a notebook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert.filters import strip_ansi
+
+log = logging.getLogger("mkdocs.hooks.execute")
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "chapters"
+# Figures are drawn by the inline backend whatever MPLBACKEND the build inherits
+# (with MPLBACKEND=Agg, plt.show() would draw nothing and every figure would be lost).
+KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+CAPTION = re.compile(r"\s*\*\*Figure \d+\.\d+\.\*\*")
+IMAGES = {"image/svg+xml", "image/png", "image/jpeg"}
+
+
+def is_chapter(file: File) -> bool:
+    return file.src_uri.startswith("chapters/") and file.src_uri.endswith(".py")
+
+
+def inputs_hash() -> bytes:
+    """What every chapter's outputs depend on, besides the chapter itself."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "attention").rglob("*.py")) + [ROOT / "requirements.txt"]:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.digest() + repr(KERNEL_ENV).encode()
+
+
+def executed_path(chapter: Path, inputs: bytes) -> Path:
+    key = hashlib.sha256(inputs + chapter.read_bytes()).hexdigest()[:16]
+    return CACHE / f"{chapter.stem}.{key}.ipynb"
+
+
+def source_notebook(chapter: Path) -> nbformat.NotebookNode:
+    notebook = jupytext.read(chapter)
+    notebook.metadata.pop("jupytext", None)
+    return notebook
+
+
+def check_figures(notebook: nbformat.NotebookNode, name: str) -> None:
+    """Fail when a caption follows no figure: its cell drew nothing."""
+    drawn = False  # an image since the previous caption
+    for number, cell in enumerate(notebook.cells, 1):
+        outputs = [out.get("data", {}) for out in cell.get("outputs", [])]
+        drawn = drawn or any(IMAGES & data.keys() for data in outputs)
+        texts = [cell.source] if cell.cell_type == "markdown" else []
+        if "remove-input" in cell.metadata.get("tags", []):
+            texts += [data["text/markdown"] for data in outputs if "text/markdown" in data]
+        for text in filter(CAPTION.match, texts):
+            if not drawn:
+                raise PluginError(f"{name}, cell {number}: '{text.strip()[:40]}...' captions a figure, "
+                                  "but no cell since the previous caption drew one")
+            drawn = False
+
+
+async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore) -> None:
+    notebook = source_notebook(chapter)
+    client = NotebookClient(notebook, kernel_name="python3", timeout=600, shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(chapter.parent)}})
+    async with workers:
+        start = time.perf_counter()
+        try:
+            await client.async_execute(env={**os.environ, **KERNEL_ENV})
+        except CellExecutionError as error:
+            number = next(n for n, cell in enumerate(notebook.cells, 1)
+                          if any(out.output_type == "error" for out in cell.get("outputs", [])))
+            raise PluginError(f"{chapter.name}, cell {number} raised:\n{strip_ansi(str(error))}") from None
+        log.info("Executed %s in %.1f s", chapter.name, time.perf_counter() - start)
+    check_figures(notebook, chapter.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    nbformat.write(notebook, partial)
+    partial.replace(target)  # never a half-written notebook under the real name
+
+
+async def execute_all(missing: dict[Path, Path]) -> None:
+    workers = asyncio.Semaphore(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
+    await asyncio.gather(*(execute(chapter, target, workers) for chapter, target in missing.items()))
+
+
+@event_priority(-50)  # after mkdocs-jupyter's on_files, which made the chapters notebook pages
+def on_files(files, config):
+    inputs = inputs_hash()
+    chapters = [file for file in files if is_chapter(file)]
+    executed = {file: executed_path(Path(file.abs_src_path), inputs) for file in chapters}
+    missing = {Path(file.abs_src_path): path for file, path in executed.items() if not path.exists()}
+    if missing:
+        asyncio.run(execute_all(missing))
+    for file in chapters:
+        chapter = Path(file.abs_src_path)
+        file.abs_src_path = str(executed[file])  # the page shows the executed notebook
+        download = f"{file.src_uri[:-3]}/{chapter.stem}.ipynb"
+        files.append(File.generated(config, download, content=nbformat.writes(source_notebook(chapter))))
+    for old in set(CACHE.glob("*.ipynb")) - set(executed.values()):
+        old.unlink()  # made for another version of a chapter or of the package
+    return files
