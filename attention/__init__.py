@@ -84,6 +84,13 @@ _TORCH_NAMES = {
     "local_global_mask": "attention.sparse_patterns",
     "bigbird_mask": "attention.sparse_patterns",
     "attention_flops": "attention.sparse_patterns",
+    "linear_attention": "attention.linear_attention",
+    "LinearAttentionState": "attention.linear_attention",
+    "LinearSelfAttention": "attention.linear_attention_layer",
+    "LinearAttentionPattern": "attention.linear_attention_layer",
+    "MultiHeadLatentAttention": "attention.latent_attention",
+    "LatentCache": "attention.latent_attention",
+    "mla_cache_bytes": "attention.latent_attention",
 }
 
 
