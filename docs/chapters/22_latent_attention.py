@@ -60,9 +60,9 @@ torch.set_num_threads(1)  # small tensors: one thread, the same numbers every bu
 #
 # Only $c^{KV}_t$ is cached: $d_c$ numbers per token and layer. The keys and values
 # are a low-rank function of the input, rank at most $d_c$ for all heads together,
-# which is a restriction; the paper reports that trained this way the model does
-# as well as with full multi-head attention, and better than with grouped-query
-# attention of a similar cache. Here is a small MLA layer with the package's
+# which is a restriction; the paper reports that a model trained this way does at
+# least as well as one with full multi-head attention, which in its own comparisons
+# beat grouped-query and multi-query attention. Here is a small MLA layer with the package's
 # `MultiHeadLatentAttention`, its projections and its cache:
 
 # %%
@@ -286,8 +286,9 @@ Markdown(
 # What MLA pays instead is parameters and work: the up-projections and the rotary
 # projections are extra matrices, and a decoder's per-head scores run over $d_c$
 # numbers. DeepSeek-V2 also compresses its queries the same way (a second latent,
-# which saves activation memory in training, not cache) and normalises the latent;
-# neither changes the cache.
+# which saves activation memory in training, not cache, and from which it computes
+# the rotary queries; without it they come from $x_t$, as here) and normalises the
+# latents; neither changes the cache.
 #
 # ## Summary
 #
