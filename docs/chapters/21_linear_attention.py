@@ -204,6 +204,7 @@ for ax, (soft, lin), label in ((left, (softmax_times, linear_times), "seconds"),
     ax.set(xscale="log", yscale="log", xlabel="sequence length $T$ (log scale)",
            ylabel=f"{label} (log scale)")
     ax.minorticks_off()
+    ax.set_xticks(lengths, [str(T) for T in lengths], fontsize=8)
 left.set_title("measured", fontsize=10)
 right.set_title("counted", fontsize=10)
 left.legend()
@@ -269,6 +270,7 @@ ax.axvline(d_k, color=COLORS[3], linestyle="--", linewidth=1, label="$d_k$")
 ax.set(xscale="log", yscale="log", xlabel="key–value pairs stored (log scale)",
        ylabel="weight on the right value")
 ax.minorticks_off()
+ax.set_xticks(pair_counts, [str(n) for n in pair_counts])
 ax.legend()
 plt.show()
 

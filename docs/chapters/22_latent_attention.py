@@ -259,7 +259,7 @@ colors = [COLORS[1] if "MLA" in n else COLORS[0] if "DeepSeek" in n else COLORS[
 ax.barh(names[::-1], values[::-1], color=colors[::-1])
 ax.set(xscale="log", xlabel="KiB of cache per token, all layers (log scale)")
 for y, value in enumerate(values[::-1]):
-    ax.text(value * 1.1, y, f"{value:,.0f}" if value >= 10 else f"{value:.1f}",
+    ax.text(value * 1.1, y, f"{value:,.1f}".removesuffix(".0"),
             va="center", fontsize=8)
 ax.set_xlim(right=max(values) * 4)
 ax.minorticks_off()
