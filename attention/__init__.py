@@ -105,6 +105,13 @@ _TORCH_NAMES = {
     "local_global_mask": "attention.modern.sparse_patterns",
     "bigbird_mask": "attention.modern.sparse_patterns",
     "attention_flops": "attention.modern.sparse_patterns",
+    "linear_attention": "attention.modern.linear_attention",
+    "LinearAttentionState": "attention.modern.linear_attention",
+    "LinearSelfAttention": "attention.modern.linear_attention_layer",
+    "LinearAttentionPattern": "attention.modern.linear_attention_layer",
+    "MultiHeadLatentAttention": "attention.modern.latent_attention",
+    "LatentCache": "attention.modern.latent_attention",
+    "mla_cache_bytes": "attention.modern.latent_attention",
 }
 
 

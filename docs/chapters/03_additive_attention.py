@@ -122,7 +122,7 @@ for s, t in zip(examples, answers):
 # the decoder gets that fixed vector at every step; with an `attention_size` it gets the
 # attention pooling of the annotations, scored by the package's `AdditiveAttention`. Both
 # start from the same seed and get the same training: 200 steps of Adam on batches of 32
-# strings of 2 to 12 digits, with `attention.training.train`.
+# strings of 2 to 12 digits, with `attention.transformer.training.train`.
 
 # %%
 sizes = dict(vocab_size=task.vocab_size, embedding_size=16, hidden_size=32)

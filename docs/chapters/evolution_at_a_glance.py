@@ -181,3 +181,97 @@ Markdown(
     f"many thousands of tokens, attention's cost is the cost of its score matrix, which "
     f"is what later work on efficient attention attacks."
 )
+
+# %% [markdown]
+# ## After version 6
+#
+# Version 6 is the attention inside every Transformer since 2017, and the
+# language models of today still compute it. What Part V of the book follows is
+# what changed around it, one thing at a time, each to pay less for long texts or
+# to read them better:
+#
+# - **Relative positions** ([Chapter 19](19_relative_positions.py)): rotary
+#   embeddings turn queries and keys by their positions, ALiBi subtracts a penalty
+#   that grows with the distance, so scores depend on offsets and a model can read
+#   past the length it was trained on.
+# - **Sliding windows** ([Chapter 20](20_long_contexts.py)): each query sees the
+#   last $w$ keys only, so the work grows as $T w$ and the cache holds $w$ tokens.
+# - **Grouped-query attention**
+#   ([Chapter 17](17_kv_cache_and_grouped_query_attention.py)): heads share key/value
+#   heads, and the cache shrinks by the size of the groups.
+# - **Linear attention** ([Chapter 21](21_linear_attention.py)): a feature map
+#   replaces the softmax, the work grows as $T$ and a decoder keeps a state of fixed
+#   size, at a price in exact recall.
+# - **Multi-head latent attention** ([Chapter 22](22_latent_attention.py)): keys and
+#   values are up-projected from a small cached latent, so every head keeps its own
+#   while the cache shrinks more than grouping would.
+#
+# The table puts numbers on them for one layer of a decoder with $h$ heads of
+# $d_{\text{head}}$ reading $T$ tokens, computed by the package:
+
+# %%
+import torch
+
+from attention.fast.cost import kv_cache_bytes
+from attention.modern.latent_attention import mla_cache_bytes
+from attention.modern.linear_attention import linear_attention_cost
+from attention.modern.sliding_window import sliding_window_mask
+from attention.modern.sparse_patterns import attention_flops
+
+h, d_head, T, window, kv_heads, d_c, d_r = 8, 64, 4096, 512, 2, 128, 32
+causal = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T)
+windowed = sliding_window_mask(torch.arange(T), torch.arange(T), window)  # (T, T)
+
+
+def per_token(cache_bytes, **sizes):
+    """Numbers cached per token and layer: the bytes at one byte per number."""
+    return cache_bytes(1, num_layers=1, num_positions=1, bytes_per_element=1, **sizes)
+
+
+after_six = [  # name, chapter, attention FLOPs of the layer, cache numbers per token
+    ("version 6, causal", "10_multi_head_attention.py",
+     h * attention_flops(causal, d_head), per_token(kv_cache_bytes, num_kv_heads=h, d_head=d_head)),
+    ("RoPE or ALiBi", "19_relative_positions.py",
+     h * attention_flops(causal, d_head), per_token(kv_cache_bytes, num_kv_heads=h, d_head=d_head)),
+    (f"sliding window, $w = {window}$", "20_long_contexts.py",
+     h * attention_flops(windowed, d_head), per_token(kv_cache_bytes, num_kv_heads=h, d_head=d_head)),
+    (f"grouped-query, {kv_heads} key/value heads", "17_kv_cache_and_grouped_query_attention.py",
+     h * attention_flops(causal, d_head), per_token(kv_cache_bytes, num_kv_heads=kv_heads, d_head=d_head)),
+    ("linear attention", "21_linear_attention.py",
+     h * linear_attention_cost(T, d_head, d_head).matmul, None),
+    (f"latent, $d_c = {d_c}$, $d_r = {d_r}$", "22_latent_attention.py",
+     h * attention_flops(causal, d_c + d_r) // 2 + h * attention_flops(causal, d_c) // 2,
+     per_token(mla_cache_bytes, d_c=d_c, d_r=d_r)),
+]
+
+# %% tags=["remove-input"]
+base_flops, base_cache = after_six[0][2], after_six[0][3]
+state_numbers = h * (d_head * d_head + d_head)
+lines = ["| change | attention FLOPs | cache per token |", "|---|---:|---:|"]
+for name, chapter, flops, cache in after_six:
+    cache_text = (f"none: a state of {state_numbers:,} numbers" if cache is None
+                  else f"{cache:,} numbers ({cache / base_cache:.0%})")
+    lines.append(f"| [{name}]({chapter}) | {flops / 1e9:,.2f} G "
+                 f"({flops / base_flops:.0%}) | {cache_text} |")
+Markdown(
+    f"**Table 2.** One causal layer of $h = {h}$ heads of $d_{{\\text{{head}}}} = {d_head}$ "
+    f"reading $T = {T:,}$ tokens: the matrix-product FLOPs of the attention itself "
+    f"(scores and weighted sums of the pairs a query may see, projections left out) "
+    f"and the numbers cached per token for decoding, each against version 6 in "
+    f"parentheses. Latent attention is counted in its absorbed form, its scores over "
+    f"$d_c + d_r$ numbers and its sums over $d_c$.\n\n" + "\n".join(lines)
+)
+
+# %% tags=["remove-input"]
+Markdown(
+    f"Relative positions change what the scores mean, not what they cost. The "
+    f"window cuts the work to {after_six[2][2] / base_flops:.0%} and bounds the "
+    f"cache at {window} tokens (the table counts per token; a rolling cache of the "
+    f"window never holds more). Grouping and the latent cut only the cache, to "
+    f"{after_six[3][3] / base_cache:.0%} and {after_six[5][3] / base_cache:.0%}; the "
+    f"latent's scores, over longer vectors, cost "
+    f"{after_six[5][2] / base_flops:.1f} times as much when decoding. Linear "
+    f"attention cuts the work to {after_six[4][2] / base_flops:.1%} and replaces "
+    f"the cache by a fixed state; like the window, it pays in memory of the past, "
+    f"and [Chapter 21](21_linear_attention.py) measures what it forgets."
+)

@@ -46,8 +46,10 @@ DECORATIONS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "t
 # sigma_q; W_1, b_1, beta_1, d_1. Any \text{} or \mathrm{} subscript is descriptive.
 DESCRIPTIVE_LETTER_SUBSCRIPT = {"T", "d", "n", "B", "W", "w", "\\sigma", "h"}
 DESCRIPTIVE_DIGIT_SUBSCRIPT = {"W", "b", "\\beta", "d"}
-# W^Q, W^K, W^V, W^O: a superscript that is part of the name.
-NAMED_SUPERSCRIPTS = {"W": set("QKVO")}
+# W^Q, W^K, W^V, W^O: a superscript that is part of the name; and those of multi-head
+# latent attention (Chapter 22): W^{DKV}, W^{UK}, W^{UV}, W^{QR}, W^{KR}, c^{KV}, q^R, k^R.
+NAMED_SUPERSCRIPTS = {"W": set("QKVO") | {"DKV", "UK", "UV", "QR", "KR"}, "c": {"KV"},
+                      "q": {"R"}, "k": {"R"}}
 
 _WORD = re.compile(r"\\(?:%s)\*?\s*(\{(?:[^{}]|\{[^{}]*\})*\})" % "|".join(WORD_COMMANDS))
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
