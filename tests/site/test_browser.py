@@ -48,7 +48,9 @@ clone.querySelectorAll("pre, code, script, style, .MathJax_Preview, .MJX_Assisti
 const images = [...article.querySelectorAll("img")].map(img => ({
   src: img.currentSrc.slice(0, 80), complete: img.complete, width: img.naturalWidth
 }));
-const svgs = [...article.querySelectorAll(".jp-OutputArea svg[role=img]")].map(svg => {
+// An interactive figure's static drawing is hidden once the live chart is drawn.
+const svgs = [...article.querySelectorAll(".jp-OutputArea svg[role=img]")]
+  .filter(svg => !svg.closest(".interactive-figure-static")).map(svg => {
   const box = svg.getBoundingClientRect();
   return {width: box.width, height: box.height, shapes: svg.querySelectorAll("path, use, image").length};
 });
