@@ -23,6 +23,14 @@ from torch import nn
 from attention.masks import causal_mask
 from attention.positional_encoding import PositionalEncoding
 from attention.transformer import Transformer
+from attention.validation import (
+    check_count,
+    check_fits,
+    check_integer,
+    check_positive,
+    check_same_batch,
+    check_token_ids,
+)
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -69,8 +77,15 @@ class Seq2SeqTransformer(nn.Module):
         share_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        self.d_model = d_model
-        self.pad_token = pad_token
+        self.d_model = check_positive("d_model", d_model)
+        source_vocab = check_positive("source_vocab", source_vocab)
+        target_vocab = check_positive("target_vocab", target_vocab)
+        self.pad_token = check_count("pad_token", pad_token)
+        if share_embeddings and source_vocab != target_vocab:
+            raise ValueError(
+                "share_embeddings needs one vocabulary, got "
+                f"source_vocab={source_vocab} and target_vocab={target_vocab}"
+            )
         self.source_embedding = nn.Embedding(source_vocab, d_model)
         self.target_embedding = nn.Embedding(target_vocab, d_model)
         self.positional_encoding = PositionalEncoding(d_model, max_len, dropout)
@@ -83,27 +98,18 @@ class Seq2SeqTransformer(nn.Module):
         for embedding in (self.source_embedding, self.target_embedding):
             nn.init.normal_(embedding.weight, std=d_model**-0.5)
         if share_embeddings:
-            if source_vocab != target_vocab:
-                raise ValueError(
-                    "share_embeddings needs one vocabulary, got "
-                    f"source_vocab={source_vocab} and target_vocab={target_vocab}"
-                )
             self.target_embedding.weight = self.source_embedding.weight
             self.output.weight = self.source_embedding.weight
 
     def embed(self, tokens: torch.Tensor, embedding: nn.Embedding) -> torch.Tensor:
         """`(batch, T)` token ids -> `(batch, T, d_model)` vectors with positions added."""
-        if tokens.ndim != 2 or tokens.dtype != torch.long:
-            raise ValueError(
-                f"tokens must be a (batch, positions) tensor of int64 ids, "
-                f"got shape {tuple(tokens.shape)} and dtype {tokens.dtype}"
-            )
-        if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < embedding.num_embeddings:
-            raise ValueError(
-                f"token ids must lie in [0, {embedding.num_embeddings}), "
-                f"got ids from {int(tokens.min())} to {int(tokens.max())}"
-            )
+        self._check_tokens("tokens", tokens, embedding)
         return self.positional_encoding(embedding(tokens) * math.sqrt(self.d_model))
+
+    def _check_tokens(self, name: str, tokens: torch.Tensor, embedding: nn.Embedding) -> None:
+        """Raise unless `tokens` are `(batch, T)` int64 ids of the vocabulary, T <= max_len."""
+        check_token_ids(name, tokens, embedding.num_embeddings)
+        check_fits(name, tokens.shape[1], "max_len", self.positional_encoding.max_len)
 
     def source_mask(self, source: torch.Tensor) -> torch.Tensor:
         """True at real source tokens: `(batch, 1, S)`, for the encoder and the cross-attention."""
@@ -143,10 +149,9 @@ class Seq2SeqTransformer(nn.Module):
         before it. With `need_weights=True` every layer of `self.transformer`
         keeps its attention weights in `layer.weights`.
         """
-        if source.shape[0] != target_in.shape[0]:
-            raise ValueError(
-                f"source has batch size {source.shape[0]} but target has {target_in.shape[0]}"
-            )
+        self._check_tokens("source", source, self.source_embedding)
+        self._check_tokens("target_in", target_in, self.target_embedding)
+        check_same_batch(source=source.shape, target_in=target_in.shape)
         memory = self.encode(source, need_weights=need_weights)
         return self.decode(target_in, memory, source, need_weights=need_weights)
 
@@ -185,8 +190,16 @@ def greedy_decode(
         >>> tokens.shape                                      # (batch, at most max_len)
         torch.Size([2, 4])
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    if not isinstance(model, Seq2SeqTransformer):
+        raise TypeError(f"model must be a Seq2SeqTransformer, got {type(model).__name__}")
+    max_len = check_positive("max_len", max_len)
+    model._check_tokens("source", source, model.source_embedding)
+    vocab = model.target_embedding.num_embeddings
+    for name, token in (("start_token", start_token), ("end_token", end_token)):
+        if not 0 <= check_integer(name, token) < vocab:
+            raise ValueError(f"{name} must lie in [0, {vocab}), got {token}")
+    # The last step reads the start token and max_len - 1 generated ones.
+    check_fits("the decoded sequence", max_len, "the model's max_len", model.positional_encoding.max_len)
     batch = source.shape[0]
     memory = model.encode(source)  # (batch, S, d_model)
     tokens = torch.full((batch, 1), start_token, dtype=torch.long, device=source.device)

@@ -125,7 +125,7 @@ def test_layers_keep_their_attention_weights_when_asked():
         (lambda: DecoderLayer(8, 2, 16)(torch.zeros(1, 3, 8), torch.zeros(1, 3, 4)), ValueError,
          r"memory must have shape .* got \(1, 3, 4\)"),
         (lambda: DecoderLayer(8, 2, 16)(torch.zeros(2, 3, 8), torch.zeros(1, 3, 8)), ValueError,
-         "batch size 2 but memory has batch size 1"),
+         r"batch sizes differ: x shape \(2, 3, 8\), memory shape \(1, 3, 8\)"),
         (lambda: EncoderLayer(8, 3, 16), ValueError, "not divisible by num_heads=3"),
         (lambda: EncoderLayer.from_torch(nn.TransformerEncoderLayer(8, 2, 16)), ValueError, "batch_first"),
         (lambda: EncoderLayer.from_torch(nn.TransformerEncoderLayer(8, 2, 16, activation="gelu",
