@@ -48,13 +48,16 @@ def _fused_attention(
     a fully masked query may come out as NaN there. Such queries are allowed
     to see every key (a finite result) and their output is then set to 0.
     """
+    # PyTorch's CPU kernel can return a finite row for a query holding NaN (seen with
+    # d_head = 2); adding 0 * (sum of the query) brings the NaN back, as the explicit path has it.
+    nan_of_query = query.sum(dim=-1, keepdim=True).mul(0.0)  # (batch, heads, Tq, 1): 0 or NaN
     if mask is None:
-        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p)
+        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p) + nan_of_query
     fully_masked = ~mask.any(dim=-1, keepdim=True)  # (..., Tq or 1, 1)
     output = F.scaled_dot_product_attention(
         query, key, value, attn_mask=mask | fully_masked, dropout_p=dropout_p
     )  # (batch, heads, Tq, d_head)
-    return output.masked_fill(fully_masked, 0.0)
+    return (output + nan_of_query).masked_fill(fully_masked, 0.0)
 
 
 def mask_for_heads(
