@@ -15,8 +15,14 @@ from site_helpers import CHAPTERS, chapter_page, page_paths, page_weight, parse,
 PAGE_BUDGET = 300 * 1024  # bytes of HTML and page-specific assets per chapter page
 
 
-def test_the_book_has_chapters():
-    assert len(CHAPTERS) >= 2
+def test_every_chapter_is_in_the_navigation_and_every_navigation_chapter_exists():
+    config = (CHAPTERS[0].parents[2] / "mkdocs.yml").read_text(encoding="utf-8")
+    in_nav = set(re.findall(r"chapters/([\w-]+\.py)", config.split("\nnav:", 1)[1].split("\n\n", 1)[0]))
+    on_disk = {chapter.name for chapter in CHAPTERS}
+    assert in_nav == on_disk, (
+        f"chapters missing from the nav: {sorted(on_disk - in_nav)}; "
+        f"nav entries without a file: {sorted(in_nav - on_disk)}"
+    )
 
 
 def test_every_internal_link_and_anchor_resolves(built_site):
