@@ -186,32 +186,36 @@ def test_a_failed_model_step_changes_no_cache(make_bad):
 
 
 def layer_calls():
+    """(name, make, good call, bad call); the bad call's other inputs differ from the good
+    call's, so weights kept from its first sublayers would show."""
     x, memory = torch.randn(2, 3, 8), torch.randn(2, 4, 8)
+    y, other_memory = torch.randn(2, 3, 8), torch.randn(2, 4, 8)
     source, target = torch.randint(3, 13, (2, 4)), torch.randint(3, 13, (2, 3))
+    other_source = torch.randint(3, 13, (2, 4))
     good_mask = causal_mask(3)
     return [
         ("encoder", lambda: EncoderLayer(8, 2, 16),
          lambda m: m(x, need_weights=True),
-         lambda m: m(x, torch.ones(2, 1, 5, dtype=torch.bool), need_weights=True)),
+         lambda m: m(y, torch.ones(2, 1, 5, dtype=torch.bool), need_weights=True)),
         ("decoder memory mask", lambda: DecoderLayer(8, 2, 16),
          lambda m: m(x, memory, good_mask, need_weights=True),
-         lambda m: m(x, memory, good_mask, torch.ones(2, 1, 3, dtype=torch.bool), need_weights=True)),
+         lambda m: m(y, other_memory, good_mask, torch.ones(2, 1, 3, dtype=torch.bool), need_weights=True)),
         ("decoder memory batch", lambda: DecoderLayer(8, 2, 16),
          lambda m: m(x, memory, good_mask, need_weights=True),
-         lambda m: m(x, memory[:1], good_mask, need_weights=True)),
+         lambda m: m(y, other_memory[:1], good_mask, need_weights=True)),
         ("transformer memory mask", lambda: Transformer(8, 2, 2, 2, 16),
          lambda m: m(memory, x, target_mask=good_mask, need_weights=True),
-         lambda m: m(memory, x, target_mask=good_mask, memory_mask=torch.ones(3, 3, dtype=torch.bool),
+         lambda m: m(other_memory, y, target_mask=good_mask, memory_mask=torch.ones(3, 3, dtype=torch.bool),
                      need_weights=True)),
         ("transformer target", lambda: Transformer(8, 2, 2, 2, 16),
          lambda m: m(memory, x, need_weights=True),
-         lambda m: m(memory, x[..., :6], need_weights=True)),
+         lambda m: m(other_memory, y[..., :6], need_weights=True)),
         ("seq2seq long target", lambda: Seq2SeqTransformer(13, 13, 8, 2, 1, 1, 16, max_len=6),
          lambda m: m(source, target, need_weights=True),
-         lambda m: m(source, torch.randint(3, 13, (2, 7)), need_weights=True)),
+         lambda m: m(other_source, torch.randint(3, 13, (2, 7)), need_weights=True)),
         ("seq2seq bad target id", lambda: Seq2SeqTransformer(13, 13, 8, 2, 1, 1, 16, max_len=6),
          lambda m: m(source, target, need_weights=True),
-         lambda m: m(source, torch.full((2, 3), 40), need_weights=True)),
+         lambda m: m(other_source, torch.full((2, 3), 40), need_weights=True)),
     ]
 
 
