@@ -130,6 +130,8 @@ class GroupedQueryAttention(_Heads):
         True
     """
 
+    stack_projections = False  # w_k is called on its own: a hook on it sees the new keys
+
     def __init__(
         self, d_model: int, num_heads: int, num_kv_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:

@@ -125,6 +125,8 @@ class _Heads(nn.Module):
     attention is the case num_kv_heads = num_heads.
     """
 
+    stack_projections = True
+
     def __init__(
         self, d_model: int, num_heads: int, num_kv_heads: int, dropout: float, bias: bool
     ) -> None:
@@ -163,9 +165,11 @@ class _Heads(nn.Module):
 
         For self-attention (query is key is value) the three weights are stacked
         into one matrix, as `nn.MultiheadAttention` does: one matrix product
-        instead of three, and one gradient for the input.
+        instead of three, and one gradient for the input. Classes that set
+        `stack_projections = False` call w_q, w_k and w_v one by one, so that
+        hooks on them see every call.
         """
-        if query is key is value:
+        if self.stack_projections and query is key is value:
             projections = (self.w_q, self.w_k, self.w_v)
             sizes = [linear.out_features for linear in projections]
             weight = torch.cat([linear.weight for linear in projections])  # (sum(sizes), d_model)
