@@ -69,7 +69,8 @@ def numpy_masked_softmax(
     The same rules as `attention.masked_softmax`: a score of -inf gets weight 0
     like a masked one, and a row with nothing to attend to (every entry masked
     or -inf, or an empty axis) gets all-zero weights, not NaN. A NaN or +inf
-    score is refused (ValueError), mask or no mask: a NaN is never hidden.
+    score that the mask allows is refused (ValueError), mask or no mask: a NaN
+    is never hidden. (A masked score is never read, as in `attention.masked_softmax`.)
 
     Example:
         >>> numpy_masked_softmax([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]],
@@ -83,7 +84,8 @@ def numpy_masked_softmax(
     axis = check_dim("axis", axis, scores.shape)
     if mask is not None:
         mask = as_mask_array(mask, scores.shape)
-    check_finite_array("scores", np.where(scores == -np.inf, 0.0, scores))  # -inf is allowed
+    read = scores != -np.inf if mask is None else (scores != -np.inf) & mask  # the scores it uses
+    check_finite_array("scores", np.where(read, scores, 0.0))  # -inf and masked entries: not read
     return _masked_softmax(scores, mask, axis)
 
 

@@ -167,3 +167,16 @@ def test_numpy_attention_refuses_nan_with_the_same_error_mask_or_no_mask(mask, w
     inputs[where][0, 0] = np.nan
     with pytest.raises(ValueError, match=rf"{where} has a NaN or infinite entry \(nan at index \(0, 0\)"):
         numpy_scaled_dot_product_attention(**inputs, mask=mask)
+
+
+def test_a_masked_score_is_never_read_whatever_it_holds_in_numpy_and_torch():
+    from attention import numpy_masked_softmax
+
+    scores = np.array([[np.nan, 1.0, 2.0], [np.inf, 0.0, 0.0]])
+    mask = np.array([[False, True, True], [False, True, True]])
+    expected = np.array([[0.0, 1 / (1 + np.e), np.e / (1 + np.e)], [0.0, 0.5, 0.5]])
+    np.testing.assert_allclose(numpy_masked_softmax(scores, mask), expected)
+    np.testing.assert_allclose(masked_softmax(torch.from_numpy(scores), torch.from_numpy(mask)).numpy(), expected)
+    with pytest.raises(ValueError, match="scores has a NaN"):
+        numpy_masked_softmax(scores, ~mask)  # now the NaN is read
+    assert torch.isnan(masked_softmax(torch.from_numpy(scores), torch.from_numpy(~mask))[0]).all()
