@@ -24,6 +24,7 @@ from attention.masks import causal_mask
 from attention.positional_encoding import PositionalEncoding
 from attention.transformer import Transformer
 from attention.validation import (
+    check_bool,
     check_count,
     check_fits,
     check_integer,
@@ -104,6 +105,9 @@ class Seq2SeqTransformer(nn.Module):
     def embed(self, tokens: torch.Tensor, embedding: nn.Embedding) -> torch.Tensor:
         """`(batch, T)` token ids -> `(batch, T, d_model)` vectors with positions added."""
         self._check_tokens("tokens", tokens, embedding)
+        return self._embed(tokens, embedding)
+
+    def _embed(self, tokens: torch.Tensor, embedding: nn.Embedding) -> torch.Tensor:
         return self.positional_encoding(embedding(tokens) * math.sqrt(self.d_model))
 
     def _check_tokens(self, name: str, tokens: torch.Tensor, embedding: nn.Embedding) -> None:
@@ -117,10 +121,13 @@ class Seq2SeqTransformer(nn.Module):
 
     def encode(self, source: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """Source ids `(batch, S)` -> memory `(batch, S, d_model)`."""
-        source_vectors = self.embed(source, self.source_embedding)
-        return self.transformer.encode(
-            source_vectors, self.source_mask(source), need_weights=need_weights
-        )
+        self._check_tokens("source", source, self.source_embedding)
+        return self._encode(source, check_bool("need_weights", need_weights))
+
+    def _encode(self, source: torch.Tensor, need_weights: bool) -> torch.Tensor:
+        source_vectors = self._embed(source, self.source_embedding)  # (batch, S, d_model)
+        mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
+        return self.transformer._encode(source_vectors, mask, need_weights)
 
     def decode(
         self, target_in: torch.Tensor, memory: torch.Tensor, source: torch.Tensor,
@@ -131,12 +138,26 @@ class Seq2SeqTransformer(nn.Module):
         Position t sees target positions 0..t only (a causal mask) and every
         real source position.
         """
+        self._check_tokens("target_in", target_in, self.target_embedding)
+        self._check_tokens("source", source, self.source_embedding)
+        self.transformer._check("memory", memory, None)
+        check_same_batch(target_in=target_in.shape, memory=memory.shape, source=source.shape)
+        if memory.shape[1] != source.shape[1]:
+            raise ValueError(
+                f"memory has {memory.shape[1]} positions but source has {source.shape[1]} "
+                f"(memory shape {tuple(memory.shape)}, source shape {tuple(source.shape)})"
+            )
+        return self._decode(target_in, memory, source, check_bool("need_weights", need_weights))
+
+    def _decode(
+        self, target_in: torch.Tensor, memory: torch.Tensor, source: torch.Tensor, need_weights: bool
+    ) -> torch.Tensor:
         length = target_in.shape[1]
-        target_mask = causal_mask(length, device=target_in.device)  # (T, T)
-        target_vectors = self.embed(target_in, self.target_embedding)
-        hidden = self.transformer.decode(
-            target_vectors, memory, target_mask, self.source_mask(source),
-            need_weights=need_weights,
+        target_mask = causal_mask(length, device=target_in.device)[None, None]  # (1, 1, T, T)
+        memory_mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
+        target_vectors = self._embed(target_in, self.target_embedding)  # (batch, T, d_model)
+        hidden = self.transformer._decode(
+            target_vectors, memory, target_mask, memory_mask, need_weights
         )  # (batch, T, d_model)
         return self.output(hidden)  # (batch, T, vocab)
 
@@ -147,13 +168,15 @@ class Seq2SeqTransformer(nn.Module):
 
         The logits at position t predict target token t from the target tokens
         before it. With `need_weights=True` every layer of `self.transformer`
-        keeps its attention weights in `layer.weights`.
+        keeps its attention weights in `layer.weights`. Every input is checked
+        before any layer runs.
         """
         self._check_tokens("source", source, self.source_embedding)
         self._check_tokens("target_in", target_in, self.target_embedding)
         check_same_batch(source=source.shape, target_in=target_in.shape)
-        memory = self.encode(source, need_weights=need_weights)
-        return self.decode(target_in, memory, source, need_weights=need_weights)
+        need_weights = check_bool("need_weights", need_weights)
+        memory = self._encode(source, need_weights)
+        return self._decode(target_in, memory, source, need_weights)
 
 
 @torch.no_grad()
@@ -201,11 +224,11 @@ def greedy_decode(
     # The last step reads the start token and max_len - 1 generated ones.
     check_fits("the decoded sequence", max_len, "the model's max_len", model.positional_encoding.max_len)
     batch = source.shape[0]
-    memory = model.encode(source)  # (batch, S, d_model)
+    memory = model._encode(source, need_weights=False)  # (batch, S, d_model); checked above
     tokens = torch.full((batch, 1), start_token, dtype=torch.long, device=source.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=source.device)
     for _ in range(max_len):
-        logits = model.decode(tokens, memory, source)  # (batch, T, vocab)
+        logits = model._decode(tokens, memory, source, need_weights=False)  # (batch, T, vocab)
         next_token = logits[:, -1].argmax(dim=-1)  # (batch,)
         next_token = next_token.masked_fill(finished, model.pad_token)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (batch, T + 1)

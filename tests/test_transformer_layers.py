@@ -138,3 +138,18 @@ def test_layers_keep_their_attention_weights_when_asked():
 def test_bad_input_gets_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layers_built_without_biases_are_copied_and_compute_what_torch_computes(norm_first):
+    torch.manual_seed(0)
+    theirs_encoder = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                                norm_first=norm_first, bias=False).eval()
+    theirs_decoder = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                                norm_first=norm_first, bias=False).eval()
+    encoder, decoder = EncoderLayer.from_torch(theirs_encoder), DecoderLayer.from_torch(theirs_decoder)
+    assert all(not name.endswith("bias") for name, _ in encoder.named_parameters())
+    x, memory = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(x), theirs_encoder(x))
+        torch.testing.assert_close(decoder(x, memory), theirs_decoder(x, memory))
