@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from attention.validation import check_divides, check_positive
-
 from attention.cost import (
     Cost,
     additive_attention_cost,
@@ -27,6 +25,7 @@ from attention.cost import (
     multi_head_attention_cost,
     projection_cost,
 )
+from attention.validation import check_divides, check_positive
 
 
 @dataclass(frozen=True)

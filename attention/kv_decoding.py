@@ -18,7 +18,13 @@ from torch import nn
 from attention.grouped_query import GroupedQueryAttention
 from attention.kv_cache import KVCache
 from attention.transformer_layers import FeedForward, residual
-from attention.validation import check_count, check_fits, check_positive, check_token_ids
+from attention.validation import (
+    check_bool,
+    check_count,
+    check_fits,
+    check_positive,
+    check_token_ids,
+)
 
 
 class DecoderBlock(nn.Module):
@@ -132,6 +138,7 @@ class TinyLanguageModel(nn.Module):
             ValueError: an empty prompt, or P + num_tokens > max_len.
         """
         num_tokens = check_count("num_tokens", num_tokens)
+        use_cache = check_bool("use_cache", use_cache)
         check_token_ids("prompt", prompt, self.token_embedding.num_embeddings)
         if prompt.shape[1] == 0:
             raise ValueError(

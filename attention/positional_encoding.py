@@ -19,7 +19,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.validation import check_count, check_fits, check_float_tensor, check_positive_real, check_probability
+from attention.validation import (
+    check_count,
+    check_fits,
+    check_float_tensor,
+    check_positive_real,
+    check_probability,
+)
 
 
 def _check_even_size(d_model: object) -> int:

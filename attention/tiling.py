@@ -22,16 +22,13 @@ from typing import Any
 import torch
 
 from attention.online_normalizer import online_softmax_step
+from attention.scaled_dot_product import _WIDER  # float32 for half precision: no overflow
 from attention.validation import (
     broadcast_batch_shapes,
     check_bool,
     check_positive,
     check_query_key_value,
 )
-
-# Half-precision scores overflow (65504 is float16's largest value), so tiles
-# are computed in float32 for them and the output cast back.
-_WIDER = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
 def _score_tile(

@@ -261,7 +261,7 @@ class DecoderLayer(_Sublayers):
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Check the inputs; return both masks as `mask_for_heads` gives them."""
         batch, length = self._check_input("x", x)
-        memory_batch, memory_length = self._check_input("memory", memory)
+        _, memory_length = self._check_input("memory", memory)
         check_same_batch(x=x.shape, memory=memory.shape)
         heads = self.self_attention.num_heads
         return (mask_for_heads(self_mask, batch, heads, length, length),

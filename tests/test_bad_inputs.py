@@ -64,13 +64,24 @@ from attention.cost import (
     projection_cost,
     softmax_flops,
 )
-from attention.evolution import count_parameters, evolution_table, version_cost, version_module
+from attention.evolution import (
+    count_parameters,
+    evolution_table,
+    version_cost,
+    version_module,
+)
 from attention.grouped_query import grouped_query_attention
 from attention.kv_cache import kv_cache_bytes
 from attention.kv_decoding import DecoderBlock, TinyLanguageModel
 from attention.positional_encoding import frequencies, offset_matrix
 from attention.tasks import DigitTask, decoder_input
-from attention.training import Adam, sequence_accuracy, sequence_loss, train, warmup_then_decay
+from attention.training import (
+    Adam,
+    sequence_accuracy,
+    sequence_loss,
+    train,
+    warmup_then_decay,
+)
 from attention.transformer_layers import FeedForward
 
 F32, F64 = torch.float32, torch.float64

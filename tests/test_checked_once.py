@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import attention.validation as validation
 from attention import (
     DecoderLayer,
     EncoderLayer,
@@ -17,6 +16,7 @@ from attention import (
     causal_mask,
     masked_softmax,
     scaled_dot_product_attention,
+    validation,
 )
 from attention.grouped_query import grouped_query_attention
 

@@ -164,7 +164,7 @@ def test_numpy_torch_and_tiled_attention_agree(shape, d, mask_kind, density, see
     tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
     tmask = None if mask is None else torch.from_numpy(mask)
     expected, expected_weights = reference_attention(tq, tk, tv, tmask)
-    output, weights = scaled_dot_product_attention(tq, tk, tv, tmask)
+    output, _ = scaled_dot_product_attention(tq, tk, tv, tmask)
     np_output, np_weights = numpy_scaled_dot_product_attention(q, k, v, mask)
     torch.testing.assert_close(output, expected)
     torch.testing.assert_close(torch.from_numpy(np_output), expected)
