@@ -3,18 +3,29 @@
 Every function and module the chapters teach lives here, tested, so that what a
 reader copies from a page is the code the tests cover.
 
+The code is laid out like the book, a subpackage per part:
+`attention.foundations` (Part I), `attention.versions` (Part II),
+`attention.transformer.stack` (Part III), `attention.fast` (Part IV); `attention.book`
+holds what serves the site (figure style, measuring, the chapter table). Every
+public name is also here, at the top: `attention.MultiHeadAttention`.
+
 The NumPy parts are imported at once. The PyTorch parts are imported the first
 time one of their names is used (`attention.MultiHeadAttention`, or
 `from attention import MultiHeadAttention`), so NumPy-only code does not pay the
-second or two that importing torch costs.
+second or two that importing torch costs. The modules' old, flat names
+(`attention.fast.tiled_attention`, `attention.fast.cost`, ...) still import: see `attention._moved`.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
-from attention.kernel_regression import (
+from attention import _moved
+from attention.book.plotting import plot_attention_weights, use_book_style
+from attention.foundations.kernel_regression import (
     attention_pooling,
     average_pooling,
     gaussian_kernel_weights,
@@ -23,57 +34,91 @@ from attention.kernel_regression import (
     squared_distances,
     target_function,
 )
-from attention.numpy_attention import (
-    numpy_causal_mask,
-    numpy_masked_softmax,
-    numpy_padding_mask,
-    numpy_scaled_dot_product_attention,
-)
-from attention.plotting import plot_attention_weights, use_book_style
-from attention.softmax import (
+from attention.foundations.softmax import (
     entropy,
     naive_softmax,
     softmax,
     softmax_jacobian,
     softmax_with_temperature,
 )
+from attention.versions.numpy_attention import (
+    numpy_causal_mask,
+    numpy_masked_softmax,
+    numpy_padding_mask,
+    numpy_scaled_dot_product_attention,
+)
 
 # name -> the module that defines it; these modules import torch.
 _TORCH_NAMES = {
-    "AdditiveAttention": "attention.additive",
-    "CrossAttention": "attention.cross_attention",
-    "MultiHeadAttention": "attention.multi_head",
-    "SelfAttention": "attention.self_attention",
-    "causal_mask": "attention.masks",
-    "padding_mask": "attention.masks",
-    "masked_softmax": "attention.scaled_dot_product",
-    "scaled_dot_product_attention": "attention.scaled_dot_product",
+    "AdditiveAttention": "attention.versions.additive",
+    "CrossAttention": "attention.versions.cross_attention",
+    "MultiHeadAttention": "attention.versions.multi_head",
+    "SelfAttention": "attention.versions.self_attention",
+    "causal_mask": "attention.versions.masks",
+    "padding_mask": "attention.versions.masks",
+    "masked_softmax": "attention.versions.scaled_dot_product",
+    "scaled_dot_product_attention": "attention.versions.scaled_dot_product",
+    # Where attention was born: a recurrent encoder-decoder (chapter 3)
+    "BidirectionalGRUEncoder": "attention.versions.rnn_encoder_decoder",
+    "GRUDecoder": "attention.versions.rnn_encoder_decoder",
+    "RNNEncoderDecoder": "attention.versions.rnn_encoder_decoder",
     # The Transformer (chapters 11 to 13)
-    "PositionalEncoding": "attention.positional_encoding",
-    "sinusoidal_encoding": "attention.positional_encoding",
-    "EncoderLayer": "attention.transformer_layers",
-    "DecoderLayer": "attention.transformer_layers",
-    "Transformer": "attention.transformer",
-    "Seq2SeqTransformer": "attention.seq2seq",
-    "greedy_decode": "attention.seq2seq",
+    "PositionalEncoding": "attention.transformer.positional_encoding",
+    "sinusoidal_encoding": "attention.transformer.positional_encoding",
+    "EncoderLayer": "attention.transformer.layers",
+    "DecoderLayer": "attention.transformer.layers",
+    "Transformer": "attention.transformer.stack",
+    "Seq2SeqTransformer": "attention.transformer.seq2seq",
+    "greedy_decode": "attention.transformer.seq2seq",
+    # The three families (chapter 14)
+    "MaskedLanguageModel": "attention.transformer.encoder_models",
+    "make_palindromes": "attention.transformer.encoder_models",
+    "mask_tokens": "attention.transformer.encoder_models",
+    "VisionTransformer": "attention.transformer.vision_transformer",
+    "patchify": "attention.transformer.vision_transformer",
+    "make_shape_images": "attention.transformer.shape_images",
     # Making attention fast (chapters 15 to 17)
-    "online_softmax": "attention.online_normalizer",
-    "tiled_attention": "attention.tiling",
-    "KVCache": "attention.kv_cache",
-    "GroupedQueryAttention": "attention.grouped_query",
+    "online_softmax": "attention.fast.online_softmax",
+    "tiled_attention": "attention.fast.tiled_attention",
+    "KVCache": "attention.fast.kv_cache",
+    "GroupedQueryAttention": "attention.fast.grouped_query",
 }
 
 
+_SUBPACKAGES = ("foundations", "versions", "transformer", "fast", "book")
+_OLD_MODULES = tuple(old.removeprefix("attention.") for old in _moved.MOVED)
+
+
 def __getattr__(name: str) -> Any:
-    if name not in _TORCH_NAMES:
-        raise AttributeError(f"module 'attention' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_TORCH_NAMES[name]), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
+    if name in _TORCH_NAMES:
+        value = getattr(importlib.import_module(_TORCH_NAMES[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    if name in _SUBPACKAGES or name in _OLD_MODULES:  # `attention.fast`, `attention.book.plotting`
+        return importlib.import_module(f"attention.{name}")
+    raise AttributeError(f"module 'attention' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_TORCH_NAMES))
+    return sorted(set(globals()) | set(_TORCH_NAMES) | set(_SUBPACKAGES))
+
+
+class _Package(types.ModuleType):
+    """The package, kept from having a function replaced by a module of the same name.
+
+    Importing a submodule sets it as an attribute of its package: without this,
+    `import attention.foundations.softmax` (the old module name) would make `attention.foundations.softmax`
+    the module instead of the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in __all__:
+            return
+        super().__setattr__(name, value)
+
+
+_moved.install()
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -32,7 +32,7 @@ Shape = tuple[int, ...]
 def check_integer(name: str, value: object) -> int:
     """Return `value` as an int; TypeError unless it is an integer (NumPy ints too, not bools).
 
-    Example:
+    Examples:
         >>> check_integer("num_heads", np.int64(4))
         4
     """
@@ -149,7 +149,7 @@ def check_key_value_positions(key_shape: Shape, value_shape: Shape) -> None:
 def broadcast_batch_shapes(**batch_shapes: Shape) -> Shape:
     """Broadcast named batch shapes like `matmul` does, or raise ValueError naming them.
 
-    Example:
+    Examples:
         >>> broadcast_batch_shapes(query=(2, 1), key=(3,))
         (2, 3)
     """
@@ -175,7 +175,7 @@ def check_attention_shapes(
         the batch dims of query and key (the values' batch dims must broadcast
         with them too, but only the output has them).
 
-    Example:
+    Examples:
         >>> check_attention_shapes((2, 5, 8), (2, 7, 8), (2, 7, 3))
         (2, 5, 7)
     """

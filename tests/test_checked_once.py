@@ -18,7 +18,7 @@ from attention import (
     scaled_dot_product_attention,
     validation,
 )
-from attention.grouped_query import grouped_query_attention
+from attention.fast.grouped_query import grouped_query_attention
 
 
 @pytest.fixture

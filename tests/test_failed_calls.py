@@ -24,8 +24,8 @@ from attention import (
     Transformer,
     causal_mask,
 )
-from attention.kv_decoding import TinyLanguageModel
-from attention.training import Adam
+from attention.fast.decoding import TinyLanguageModel
+from attention.transformer.training import Adam
 
 
 def as_bytes(x: torch.Tensor) -> bytes:

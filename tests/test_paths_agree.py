@@ -27,7 +27,7 @@ from attention import (
     scaled_dot_product_attention,
     tiled_attention,
 )
-from attention.grouped_query import grouped_query_attention
+from attention.fast.grouped_query import grouped_query_attention
 
 
 def reference_attention(q, k, v, mask):

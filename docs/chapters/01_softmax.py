@@ -31,8 +31,8 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.plotting import COLORS, use_book_style
+from attention.book.prose import tex_sci
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -58,7 +58,7 @@ plain = plt.FuncFormatter(lambda x, _: f"{x:g}")  # log-axis labels: 0.1, 1e-08
 # %%
 scores = np.array([3.0, 2.0, 1.0])
 weights = attention.softmax(scores)
-print("weights:", weights, " sum:", weights.sum())
+print("weights:", weights, f" sum: {weights.sum():.4f}")
 
 # %% [markdown]
 # ## Three things softmax does
@@ -121,10 +121,10 @@ for factor in [1, 3, 10, 30]:
 s_51_49 = attention.softmax([51.0, 49.0])
 s_70_30 = attention.softmax([70.0, 30.0])
 Markdown(
-    f"This corrects a claim in one of the sources this book draws on, that softmax turns the "
+    f"This corrects a common claim, found in tutorials, that softmax turns the "
     f"scores $(51, 49)$ into about $(0.51, 0.49)$, as if it kept their ratio. The gap is 2, "
     f"so the weights are $(\\operatorname{{sigmoid}}(2), \\operatorname{{sigmoid}}(-2)) = ({s_51_49[0]:.3f}, {s_51_49[1]:.3f})$. "
-    f"The same source puts the smaller weight for $(70, 30)$ at about $0.000001$; with a "
+    f"The same claim puts the smaller weight for $(70, 30)$ at about $0.000001$; with a "
     f"gap of 40 it is $e^{{-40}}/(1 + e^{{-40}}) \\approx {tex_sci(s_70_30[1])}$, about "
     f"{np.log10(1e-6 / s_70_30[1]):.0f} orders of magnitude smaller."
 )
@@ -215,6 +215,7 @@ logits = np.array([2.0, 1.2, 0.8, 0.0, -0.4, -1.0])
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 n = logits.size
 
+# %% tags=["fold"]
 fig, (ax_bars, ax_curve) = plt.subplots(
     1, 2, figsize=(8, 3.2), layout="constrained"
 )
@@ -259,11 +260,59 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell computes the weights and their entropy with the package
+# for 53 temperatures, evenly spaced in $\log_{10} \tau$ from $-1.3$ to $1.3$ (from
+# $\tau \approx 0.05$ to $\tau \approx 20$); the figure under it only shows the frame the
+# slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+log_taus = np.round(np.arange(-1.3, 1.3001, 0.05), 2)
+frames = []
+for log_tau in log_taus:
+    tau = 10.0**log_tau
+    weights_t = attention.softmax_with_temperature(logits, tau)  # (n,)
+    h = float(attention.entropy(weights_t))
+    frames.append({
+        "log_tau": float(log_tau),  # the slider's value picks this frame
+        "logit": [f"{z:g}" for z in logits],
+        "weight": [round(float(w), 5) for w in weights_t],
+        "readout": f"τ = {tau:.3g} · entropy {h:.3f} of at most {np.log(n):.3f}",
+    })
+
+# %% tags=["fold"]
+slider = alt.param(name="log_tau", value=0.0, bind=alt.binding_range(
+    min=-1.3, max=1.3, step=0.05, name="temperature, log10 τ "))
+frame = alt.Chart(alt.Data(values=frames)).transform_filter(
+    "abs(datum.log_tau - log_tau) < 1e-6")
+bars = frame.transform_flatten(["logit", "weight"]).mark_bar().encode(
+    x=alt.X("logit:N", sort=None, title="logit of each item", axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("weight:Q", scale=alt.Scale(domain=[0, 1]), title="softmax weight"),
+    tooltip=["logit:N", alt.Tooltip("weight:Q", format=".4f")],
+)
+readout = frame.mark_text(align="right", baseline="top", x="width", y=4,
+                          fontSize=13).encode(text="readout:N")
+interactive_figure(
+    (bars + readout).add_params(slider).properties(width="container", height=220),
+    "Softmax weights of the six logits, and their entropy, at the temperature the slider sets.",
+)
+
+# %% [markdown]
+# **Interactive figure 1.1.** Drag the slider (or focus it and use the arrow keys). Far
+# left, $\tau \approx 0.05$: one bar holds all the weight and the entropy is 0. Far right,
+# $\tau \approx 20$: six almost equal bars and an entropy close to its maximum $\log 6$. The
+# bars and the entropy are the package's numbers for that temperature, computed when the
+# book was built.
+
+# %% [markdown]
 # ## One spike or a spread: the scale of the scores
 #
 # Temperature divides the scores by a number, so the *spread* of the scores plays the
-# same role: scores that are far apart behave like a low temperature. Two of the sources
-# show this with a simple experiment, which we repeat. Draw 500 numbers from a
+# same role: scores that are far apart behave like a low temperature. A
+# [PyImageSearch tutorial (2022)](../reference/references.md#pyimagesearch2022) shows
+# this with a simple experiment, which we repeat. Draw 500 numbers from a
 # normal distribution with standard deviation 100, and divide the same numbers by 100 to
 # get a second set with standard deviation 1. The two sets have histograms of exactly the
 # same shape; only the numbers on the horizontal axis differ. Then apply softmax to each
@@ -275,6 +324,7 @@ samples_1 = samples_100 / 100.0
 weights_100 = attention.softmax(samples_100)
 weights_1 = attention.softmax(samples_1)
 
+# %% tags=["fold"]
 fig, (ax_hist, ax_w) = plt.subplots(
     1, 2, figsize=(8, 3.2), layout="constrained"
 )
@@ -369,7 +419,7 @@ jac_torch = torch.autograd.functional.jacobian(
     lambda t: torch.softmax(t, dim=0), torch.from_numpy(z)
 ).numpy()
 print("J =\n", jac)
-print("max |J - J_autograd| =", np.abs(jac - jac_torch).max())
+print(f"max |J - J_autograd| = {np.abs(jac - jac_torch).max():.1e}")
 print("row sums:", jac.sum(axis=1))
 
 # %% [markdown]
@@ -419,6 +469,7 @@ for i, c in enumerate(scales):
     loss.backward()  # the loss of row k depends on row k only
     autograd_norm[i] = logits_t.grad.norm(dim=-1).numpy()
 
+# %% tags=["fold"]
 fig, ax = plt.subplots()
 median = lambda a: np.median(a, axis=1)  # over the score vectors
 ax.plot(scales, median(spectral), label="norm of J (NumPy)")
@@ -500,9 +551,8 @@ for size in [2, 5, 16, 64]:
 # The differences are at the level of rounding error. In PyTorch, softmax is spelled
 # `torch.softmax(x, dim=-1)`, `torch.nn.functional.softmax(x, dim=-1)` or, as a layer,
 # `torch.nn.Softmax(dim=-1)`; always name `dim`, the axis the weights should sum to one
-# along. (One of the sources calls `tf.nn.softmax`, TensorFlow's function, in the middle
-# of PyTorch code, and uses a variable it never defined; the code on this page runs as
-# it stands.)
+# along. (Code found online sometimes calls `tf.nn.softmax`, TensorFlow's function, in
+# the middle of PyTorch code; the code on this page runs as it stands.)
 #
 # ## From softmax to attention
 #
@@ -550,14 +600,6 @@ Markdown(
 # 1. For the six logits of Figure 1.1, find the temperature at which the largest weight
 #    is exactly 0.5, to four decimal places. (Figure 1.1 shows that the largest weight only
 #    falls as $\tau$ grows, so bisection works.)
-# 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
-#    $J g = \alpha \odot (g - (\alpha^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
-#    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
-#    operations of each way.
-# 3. `np.log(attention.softmax(z))` returns `-inf` for the second entry of
-#    $z = (0, -800)$, whose true value is $-800$. Write a log-softmax that does not, using
-#    $\log \operatorname{softmax}(z)_i = z_i - m - \log \sum_j e^{z_j - m}$, and compare it
-#    with `torch.log_softmax`.
 
 # %% tags=["solution"]
 # Exercise 1: bisection on the temperature. The largest weight falls as T grows.
@@ -572,9 +614,17 @@ for _ in range(60):
 largest_at_t = attention.softmax_with_temperature(logits, middle).max()
 print(f"τ = {middle:.4f}, largest weight = {largest_at_t:.6f}")
 
+# %% [markdown]
+# 2. Backpropagation through softmax never needs the $n \times n$ Jacobian. Show that
+#    $J g = \alpha \odot (g - (\alpha^\top g)\,\mathbf{1})$, where $\odot$ is the element-wise
+#    product, check it against PyTorch's autograd for a random $z$ and $g$, and count the
+#    operations of each way.
+
 # %% tags=["solution"]
-# Exercise 2. (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
-# so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2). (Here s holds alpha.)
+# Exercise 2: J g without the Jacobian.
+# (J g)_i = sum_j alpha_i (delta_ij - alpha_j) g_j = alpha_i g_i - alpha_i (alpha . g),
+# so J g = alpha * (g - alpha . g), with O(n) work instead of O(n^2).
+# (Here s holds alpha.)
 z = rng.normal(size=8)
 g = rng.normal(size=8)
 s = attention.softmax(z)
@@ -583,10 +633,16 @@ via_matrix = attention.softmax_jacobian(z) @ g
 
 z_t = torch.tensor(z, requires_grad=True)
 (torch.softmax(z_t, dim=0) * torch.from_numpy(g)).sum().backward()
-print("max |fast - J g|      =", np.abs(fast - via_matrix).max())
-print("max |fast - autograd| =", np.abs(fast - z_t.grad.numpy()).max())
+print(f"max |fast - J g|      = {np.abs(fast - via_matrix).max():.1e}")
+print(f"max |fast - autograd| = {np.abs(fast - z_t.grad.numpy()).max():.1e}")
 # Building J costs about n^2 operations and J @ g about 2 n^2 more; the fast form
 # costs about 4 n: a dot product (2 n), a subtraction and a multiplication.
+
+# %% [markdown]
+# 3. `np.log(attention.softmax(z))` returns `-inf` for the second entry of
+#    $z = (0, -800)$, whose true value is $-800$. Write a log-softmax that does not, using
+#    $\log \operatorname{softmax}(z)_i = z_i - m - \log \sum_j e^{z_j - m}$, and compare it
+#    with `torch.log_softmax`.
 
 # %% tags=["solution"]
 # Exercise 3: a stable log-softmax. Never exponentiate and then take the log.

@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.plotting import use_book_style, COLORS
+from attention.book.prose import tex_sci
+from attention.book.plotting import use_book_style, COLORS
 
 use_book_style()
 np.set_printoptions(precision=3, suppress=True)
@@ -369,7 +369,7 @@ alpha = attention.softmax(scores, axis=-1)  # (1, 5): sums to 1 over keys
 out = attention.attention_pooling(alpha, V)  # (1, 5) @ (5, 10) -> (1, 10)
 
 print("scores :", scores.shape, scores)
-print("weights:", alpha.shape, alpha, " sum:", alpha.sum())
+print("weights:", alpha.shape, alpha, f" sum: {alpha.sum():.4f}")
 print("output :", out.shape)
 
 # %% [markdown]
@@ -461,6 +461,7 @@ except ValueError as error:
 #    How does it compare with the best $\sigma$ against the true curve?
 
 # %% tags=["solution"]
+# Exercise 1: Choose sigma without the true curve.
 def leave_one_out_mse(x, y, h):
     w = attention.gaussian_kernel_weights(x, x, bandwidth=h)  # (n, n)
     np.fill_diagonal(w, 0.0)  # a point may not use its own target
@@ -489,6 +490,7 @@ print(f"best σ vs the true curve: {grid[vs_true.argmin()]:.3f}")
 #    kernel never have that problem?
 
 # %% tags=["solution"]
+# Exercise 2: A box kernel.
 def box_kernel_predict(queries, x, y, h):
     distance = np.abs(queries[:, None] - x[None, :])  # (n_q, n_k)
     inside = distance < h  # the training points each query sees
@@ -517,6 +519,7 @@ print("at x = 7:", pred[-1], "from", counts[-1], "training points")
 #    if the keys have size 12 instead?
 
 # %% tags=["solution"]
+# Exercise 3: Shapes.
 Q3 = rng.normal(size=(7, 16))  # 7 queries of size 16
 K3 = rng.normal(size=(12, 16))  # 12 keys of size 16
 V3 = rng.normal(size=(12, 3))  # 12 values of size 3

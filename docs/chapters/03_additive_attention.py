@@ -13,25 +13,31 @@
 # %% [markdown]
 # # Version 0: additive attention
 #
-# The first attention mechanism of the neural-network era did not compare a query with
-# a key by a fixed rule. It handed the pair to a small feed-forward network and let the
-# network say how well they matched. This chapter takes that network apart: the formula
-# and the shape of each of its three weights, why it could compare a query and a key of
-# *different* sizes (which is why it came first), how it scores every query against every
-# key at once by broadcasting to a three-dimensional tensor, how many parameters it has,
-# and how its scores plug into the attention pooling of
-# [Chapter 2](02_queries_keys_values.py). We then train one on a toy word-alignment task
-# and look at its weights before and after. The chapter ends with what the network costs,
-# which is what the next version of attention set out to fix.
+# Attention was invented to rescue a model that was failing. In 2014 the best neural
+# translation systems read a sentence with a recurrent network, squeezed it into one
+# vector of fixed size, and wrote the translation from that vector alone; the longer the
+# sentence, the worse the translation. This chapter starts there. We build such a model,
+# train it on a task whose difficulty grows with length, and watch it fail; then we let
+# its decoder look back at every word of the source, with weights from a small network,
+# and watch the failure go away. That small network is *additive attention*, version 0
+# of the attention this book follows to the Transformer. We look at the alignment it
+# learns, at why the Transformer later threw the recurrent network away and kept the
+# attention, and then we take the network apart: its formula and the shape of each
+# weight, how it scores every query against every key at once by broadcasting, how many
+# parameters it has, how it plugs into the attention pooling of
+# [Chapter 2](02_queries_keys_values.py), and what it costs.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from IPython.display import Markdown
 
 import attention
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
+from attention.transformer.tasks import END, PAD, START, DigitTask
+from attention.transformer.training import train
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -41,16 +47,295 @@ np.set_printoptions(precision=4, suppress=True)
 torch.set_printoptions(precision=4)
 
 # %% [markdown]
+# ## Before attention: the whole sentence in one vector
+#
+# In 2014 two groups showed that one neural network could translate on its own
+# ([Sutskever, Vinyals and Le](../reference/references.md#sutskever2014);
+# [Cho et al.](../reference/references.md#cho2014)). Both used an *encoder–decoder*. The
+# encoder is a recurrent network: it reads the source one token at a time and keeps a
+# state vector, updated at every token from the previous state and the token's embedding
+# $x_j$. Call the state after token $j$ by the letter $k_j$ (the reason for the letter comes
+# in a moment):
+#
+# $$
+# k_j = \operatorname{GRU}(k_{j-1}, x_j), \qquad j = 1, \dots, T_s .
+# $$
+#
+# GRU, the *gated recurrent unit* that Cho et al. introduced, is one choice of update:
+# learned gates decide, entry by entry, how much of the old state to keep and how much to
+# overwrite. After the last token, $k_{T_s}$ has read the whole source. The decoder is a
+# second recurrent network that starts from that vector and writes the target one token
+# at a time; its state $q_t$ after writing $t - 1$ tokens reads the embedding $y_{t-1}$ of
+# the last token written, and, in Cho et al.'s version, the source summary again at every
+# step:
+#
+# $$
+# q_t = \operatorname{GRU}\big(q_{t-1}, [y_{t-1}; k_{T_s}]\big),
+# $$
+#
+# and a linear layer turns $[q_t; k_{T_s}]$ into the scores of the next token. Everything
+# the decoder will ever know about the source has to pass through $k_{T_s}$, a vector of
+# the same size for a sentence of five words and for one of fifty.
+# [Cho et al. (2014b)](../reference/references.md#cho2014b) measured what that costs:
+# the translations of such models got much worse as sentences got longer. Sutskever et al.
+# found that reading the source *backwards* helped, because it put the first source words
+# close to the first target words, a hint that the distance information has to travel
+# matters.
+#
+# [Bahdanau, Cho and Bengio](../reference/references.md#bahdanau2015) (posted in 2014,
+# published at ICLR 2015) blamed the fixed-size vector and removed it. Their decoder
+# keeps every encoder state, one *annotation* $k_j$ per source token, and before each
+# step it computes a fresh summary: a weighted average of all the annotations, with
+# weights that depend on where the decoder is:
+#
+# $$
+# q_t = \operatorname{GRU}\big(q_{t-1}, [y_{t-1}; f(q_{t-1})]\big), \qquad
+# f(q_{t-1}) = \sum_{j=1}^{T_s} \alpha(q_{t-1}, k_j)\, k_j .
+# $$
+#
+# This is the attention pooling of [Chapter 2](02_queries_keys_values.py): the decoder's
+# previous state is the query, the annotations are the keys and also the values, and the
+# weights $\alpha$ are a softmax of scores from a small network. The only change to the
+# model is that $k_{T_s}$, the same at every step, became $f(q_{t-1})$, different at every
+# step.
+#
+# ## Seeing the bottleneck: reversing strings of digits
+#
+# Bahdanau et al. showed the effect on English-to-French translation, with models of a
+# thousand units, each trained for about five days. We can show it on a CPU in seconds with a task whose
+# difficulty grows with length: reverse a string of digits
+# (`attention.tasks.DigitTask`, which [Chapter 13](13_training_a_transformer.py) uses
+# too). A string of 12 digits carries twelve times the information of one, and a
+# model that reverses it must hold all of it until it writes the first digit.
+
+# %%
+task = DigitTask("reverse", min_len=2, max_len=12)
+examples, answers = task.sample(3, torch.Generator().manual_seed(0))
+for s, t in zip(examples, answers):
+    print(f"{task.to_text(s):>24}  ->  {task.to_text(t)}")
+
+# %% [markdown]
+# The package's `attention.RNNEncoderDecoder` is the model above, in two variants that
+# differ only in the decoder's context. Its encoder reads the source in both directions,
+# as Bahdanau et al.'s did, and an annotation joins the two readers' states at one
+# position; the fixed vector joins each reader's last state. With `attention_size=None`
+# the decoder gets that fixed vector at every step; with an `attention_size` it gets the
+# attention pooling of the annotations, scored by the package's `AdditiveAttention`. Both
+# start from the same seed and get the same training: 200 steps of Adam on batches of 32
+# strings of 2 to 12 digits, with `attention.training.train`.
+
+# %%
+sizes = dict(vocab_size=task.vocab_size, embedding_size=16, hidden_size=32)
+torch.manual_seed(0)
+fixed = attention.RNNEncoderDecoder(**sizes)  # one vector for the whole source
+torch.manual_seed(0)
+attentive = attention.RNNEncoderDecoder(**sizes, attention_size=16)  # version 0
+models = {"fixed vector": fixed, "attention": attentive}
+for name, model in models.items():
+    count = sum(p.numel() for p in model.parameters())
+    print(f"{name:>12}: {count:,} parameters")
+
+steps, batch_size = 200, 32
+logs = {}  # name -> the TrainingLog of its run
+for name, model in models.items():
+    batches = torch.Generator().manual_seed(0)  # the same batches for both
+    logs[name] = train(model, task, steps, batch_size, batches, lr=0.01, warmup=50)
+
+# %% [markdown]
+# We test on strings the models never saw in training (the task keeps a held-out share
+# apart), and count a string as right only if every digit and the end token are right.
+
+# %%
+held_out = torch.Generator().manual_seed(1)
+test_source, test_target = task.sample(3000, held_out, held_out=True)
+test_lengths = (test_source != PAD).sum(dim=1)  # (examples,)
+lengths = np.arange(task.min_len, task.max_len + 1)
+width = test_target.shape[1]  # 13: up to 12 digits and the end token
+
+generated = {}  # name -> (tokens, weights): (examples, 13), (examples, 13, 12)
+accuracy = {}  # name -> the share reversed exactly, for each length
+for name, model in models.items():
+    tokens, weights = model.generate(test_source, START, END, max_len=width)
+    tokens = F.pad(tokens, (0, width - tokens.shape[1]), value=PAD)
+    generated[name] = tokens, weights
+    correct = (tokens == test_target).all(dim=1).float()  # (examples,)
+    accuracy[name] = np.array(
+        [correct[test_lengths == n].mean().item() for n in lengths]
+    )
+
+fig, ax = plt.subplots(figsize=(6, 3.4))
+for (name, values), marker in zip(accuracy.items(), ["o", "s"]):
+    ax.plot(lengths, values, marker=marker, label=name)
+ax.set_xlabel("source length (digits)")
+ax.set_ylabel("strings reversed exactly")
+ax.set_ylim(-0.03, 1.03)
+ax.set_xticks(lengths)
+ax.legend()
+plt.show()
+
+# %% tags=["remove-input"]
+fixed_acc, attentive_acc = accuracy["fixed vector"], accuracy["attention"]
+half = lengths[np.argmax(fixed_acc < 0.5)]
+Markdown(
+    f"**Figure 3.1.** Share of held-out digit strings reversed exactly, by length, for two "
+    f"GRU encoder–decoders trained alike. The fixed-vector model reverses "
+    f"{fixed_acc[0]:.0%} of the {lengths[0]}-digit strings, fewer than half from {half} "
+    f"digits on, and {fixed_acc[-1]:.0%} of the {lengths[-1]}-digit ones. With attention the "
+    f"model still gets {attentive_acc[-1]:.0%} of the longest strings right. Bahdanau et "
+    f"al.'s Figure 2 has the same shape, in translation quality against sentence length."
+)
+
+# %% tags=["remove-input"]
+Markdown(
+    f"The two models have the same encoder, the same decoder and the same training; the "
+    f"attentive one has {sum(p.numel() for p in attentive.parameters()) - sum(p.numel() for p in fixed.parameters()):,} "
+    f"more parameters, those of its attention. At the end of training the fixed-vector model's "
+    f"loss was still {logs['fixed vector'].losses[-1]:.2f}, the attentive one's "
+    f"{logs['attention'].losses[-1]:.3f}. More units and longer training would help the "
+    f"fixed model, but its summary would still have one size for every string: here it "
+    f"holds {2 * sizes['hidden_size']} numbers whether the string has 2 digits or 12, "
+    f"while what it must carry grows with the length. The "
+    f"attentive decoder has no such limit. It does not need to remember the digits at all, "
+    f"only where it is, because it can look each digit up when it needs it."
+)
+
+# %% [markdown]
+# ## The alignment
+#
+# Which annotations does the attentive decoder look at? `generate` returns, with each
+# token it writes, the weights of the step that wrote it: one row per output token, one
+# column per source digit. Bahdanau et al. drew these weights for sentence pairs (their
+# Figure 3) and called them an *alignment*. Here they are for one 12-digit test string:
+
+# %%
+example = int((test_lengths == 12).nonzero()[0])  # the first 12-digit string
+tokens, weights = generated["attention"]
+source_digits = task.to_text(test_source[example]).split()
+written = task.to_text(tokens[example]).split()  # the digits it wrote, <end>
+fig = attention.plot_attention_weights(
+    weights[example, :len(written), :len(source_digits)],  # (written, source)
+    query_labels=written, key_labels=source_digits, vmax=1.0,
+)
+fig.axes[0].set_xlabel("source digit (key)")
+fig.axes[0].set_ylabel("digit written (query step)")
+plt.show()
+
+# %% tags=["remove-input"]
+all_weights = generated["attention"][1]  # (examples, 13, 12)
+on_mirror, near_mirror = [], []
+for b in range(len(test_source)):
+    n = int(test_lengths[b])
+    positions = torch.arange(n)
+    mirror = n - 1 - positions  # the source position each written digit copies
+    on_mirror.append(all_weights[b, positions, mirror])
+    padded = F.pad(all_weights[b, :n, :n], (1, 1))  # one zero column at each side
+    near_mirror.append(sum(padded[positions, mirror + 1 + offset] for offset in (-1, 0, 1)))
+on_mirror, near_mirror = torch.cat(on_mirror), torch.cat(near_mirror)
+Markdown(
+    f"**Figure 3.2.** The attention weights of the attentive model while it reverses "
+    f"the string `{task.to_text(test_source[example])}`: row $t$ holds the weights "
+    f"$\\alpha(q_{{t-1}}, k_j)$ over the source digits $j$ of the step that wrote output "
+    f"token $t$. The bright cells run along the anti-diagonal: to write its $t$-th digit, the "
+    f"decoder looks at the $t$-th digit from the end. Over all {len(test_source):,} test "
+    f"strings, a written digit puts on average {on_mirror.mean():.2f} of its weight on the "
+    f"digit it copies, and {near_mirror.mean():.2f} on it and its two neighbours together. "
+    f"No one told the model where to look: it was trained only to predict the next digit."
+)
+
+# %% [markdown]
+# Attention, then, did more than fix long sentences: it made the model show its work.
+# The weights are an alignment between the output and the input, learned without ever
+# being supplied, which is where the name *alignment model* for the score comes from.
+#
+# Bahdanau et al. were not the first to let a network weigh the positions of a sequence
+# softly. [Graves (2013)](../reference/references.md#graves2013), generating handwriting
+# from text, gave his network a *soft window* over the characters of the text: a mixture
+# of Gaussian bumps over the character positions, whose centres the network learned to
+# move forward as it wrote. Those weights depend on position only. Bahdanau et al.'s
+# weights come from comparing the decoder's state with the *content* of every annotation,
+# and this content-based form is the one the rest of the book follows to the Transformer.
+#
+# ## Why the Transformer dropped the recurrence
+#
+# The attentive model still has two recurrent networks, and they set its pace. The
+# encoder reads the source one token after another: state $k_j$ needs $k_{j-1}$. The
+# decoder is worse: even in training, when teacher forcing hands it every target token in
+# advance, it must run step by step, because the query of step $t$ is the state that step
+# $t - 1$ produced (`GRUDecoder.forward` is a Python loop). On hardware that does
+# thousands of multiplications at once, sequential steps waste most of it. Three years
+# later, [Vaswani et al.](../reference/references.md#vaswani2017) kept attention and dropped
+# the recurrence: in *self-attention* ([Chapter 8](08_self_attention.py)) every position of a sequence attends to
+# every other position directly, all at once. Their Table 1 compares one layer of each
+# kind for a sequence of $T$ positions and vectors of size $d$ (and a convolution's kernel
+# width $w$), counting the work, the operations that must run one after another, and the
+# longest path a signal travels between two positions, up to constant factors. Here it is
+# with numbers.
+
+# %% tags=["remove-input"]
+def layer_costs(T: int, d: int, w: int = 3) -> dict[str, tuple[int, int, int]]:
+    """Vaswani et al.'s Table 1 (work, sequential steps, longest path), up to constants."""
+    dilated_depth = int(np.ceil(np.log(T) / np.log(w)))
+    return {
+        "self-attention": (T * T * d, 1, 1),
+        "recurrent": (T * d * d, T, T),
+        "dilated convolution": (w * T * d * d, 1, dilated_depth),
+    }
+
+
+ours = dict(T=int(lengths[-1]), d=sizes["hidden_size"])
+theirs = dict(T=50, d=1000)
+formulas = {  # work, sequential steps, longest path
+    "self-attention": ("T^2 d", "", ""),
+    "recurrent": ("T d^2", "T", "T"),
+    "dilated convolution": ("w T d^2", "", "\\lceil \\log_w T \\rceil"),
+}
+small, large = layer_costs(**ours), layer_costs(**theirs)
+
+
+def cell(formula: str, value: int) -> str:
+    """A table cell: the formula and its value, or the value alone."""
+    in_math = f"{value:,}".replace(",", "{,}")  # TeX spaces a bare comma
+    return f"${formula} = {in_math}$" if formula else f"{value:,}"
+
+
+rows = ["| layer | work per layer | sequential steps | longest path |",
+        "| --- | --- | --- | --- |"]
+for name, values in small.items():
+    rows.append(f"| {name} | " + " | ".join(map(cell, formulas[name], values)) + " |")
+ratio = large["recurrent"][0] / large["self-attention"][0]
+Markdown(
+    f"For our sizes, $T = {ours['T']}$ digits and $d = {ours['d']}$, with a kernel "
+    f"width $w = 3$:\n\n"
+    + "\n".join(rows)
+    + f"\n\nFor a sentence of {theirs['T']} words and vectors of {theirs['d']}, as in "
+    f"Bahdanau et al.'s model, a recurrent layer does {ratio:.0f} times the work of a "
+    f"self-attention layer ({large['recurrent'][0]:,} against {large['self-attention'][0]:,}), "
+    f"in {theirs['T']} steps that must run in order instead of one, and a signal from the "
+    f"first word reaches the last through {theirs['T']} state updates instead of one (a "
+    f"stack of dilated convolutions needs {large['dilated convolution'][2]} layers). "
+    f"Self-attention's work grows with $T^2$, so it is the cheaper layer as long as "
+    f"$T < d$, which held for the sentences of 2017; "
+    f"[Chapter 15](15_what_attention_costs.py) looks at what happens when it stops holding."
+)
+
+# %% [markdown]
+# The path length is the bottleneck of Figure 3.1 seen from another side. In the
+# fixed-vector model the first source digit reaches the decoder only through every state
+# update after it; attention gives each decoder step a path of length one to every
+# annotation, and self-attention gives the same short path to every pair of positions in
+# a layer. The rest of the book follows that one idea from version 0 to the Transformer.
+# The first step is to look closely at the small network that computed the weights of
+# Figure 3.2.
+
+# %% [markdown]
 # ## The score is a small network
 #
-# In 2015 [Bahdanau, Cho and Bengio](../reference/references.md#bahdanau2015) added attention to a neural
-# machine-translation model.
-# An encoder reads the source sentence and leaves one vector per source word, which they
-# called an *annotation*; a decoder then writes the translation one word at a time. Before
-# writing each word the decoder asks which source words matter now. Its current state is
-# the **query** $q$, the annotations are the **keys** $k_1, \dots, k_n$ (and, as we will
-# see, also the values), and the question "how well does key $k$ fit query $q$?" is
-# answered by a learned score function, which they called the *alignment model*:
+# In the model we just trained, as in Bahdanau et al.'s, the encoder leaves one
+# annotation per source token, and before writing each token the decoder asks which
+# source tokens matter now. Its state is the **query** $q$, the annotations are the
+# **keys** $k_1, \dots, k_n$ (and also the values), and the question "how well does key
+# $k$ fit query $q$?" is answered by a learned score function, which Bahdanau et al.
+# called the *alignment model*:
 #
 # $$
 # a(q, k) = w_v^\top \tanh\left(W_q\, q + W_k\, k\right).
@@ -71,16 +356,23 @@ torch.set_printoptions(precision=4)
 # pair, and its score is whatever the training data make it. Nothing in it says what
 # "similar" means; the network learns it.
 #
-# ## Why it came first: keys and queries of different sizes
+# ## Keys and queries of different sizes
 #
 # The score never multiplies a query entry with a key entry. Each vector is first
 # projected into the shared hidden space of size $d_a$, and only there do they meet. So
 # $d_q$ and $d_k$ are free to differ, and in Bahdanau's model they did: the keys came from
 # a bidirectional encoder, a forward and a backward reader whose states were concatenated,
-# so a key was twice the size of the decoder's state. A dot product, the score of
-# [Chapter 2](02_queries_keys_values.py)'s worked example, could not even have been
-# written down for that pair without first adding a projection; the additive score
-# simply has one built in.
+# so a key was twice the size of the decoder's state. Our `attentive` model is built the
+# same way, with annotations twice the size of its decoder state. A plain dot
+# product, the score of [Chapter 2](02_queries_keys_values.py)'s worked example, cannot
+# compare vectors of different sizes; the additive score has the projections built in.
+#
+# This is a property of the score, not a known reason for choosing it. The paper says
+# only that the alignment model is a feed-forward network trained with the rest of the
+# model. Other scores handle unequal sizes too: the *general* score of
+# [Luong, Pham and Manning (2015)](../reference/references.md#luong2015), a bilinear form
+# with one learned matrix between the query and the key, does
+# ([Chapter 4](04_dot_product_attention.py)).
 #
 # The package's `attention.AdditiveAttention` is this score, followed by the softmax and
 # the weighted average of the values. Here it is with queries of size 4, keys of size 6
@@ -145,7 +437,8 @@ print("scores:           ", tuple(scores.shape))
 # $W_q q_i + W_k k_j$. The tanh acts on every entry, and $w_v$ turns the last axis into one
 # number, leaving a (queries, keys) matrix of scores. (Bahdanau et al. made the same point
 # in their paper: $W_k k_j$ does not depend on the query, so it can be computed once per
-# sentence and reused for every word the decoder writes.)
+# sentence and reused for every word the decoder writes. The package's `GRUDecoder` calls
+# `AdditiveAttention` at every step and so recomputes it, which keeps the code short.)
 #
 # The formula, for one pair, must give the same number as the broadcast. Query 1 against
 # key 2:
@@ -242,6 +535,7 @@ for step in range(steps):  # plain gradient descent
 with torch.no_grad():
     weights_after = alignment_weights()
 
+# %%
 fig = attention.plot_attention_weights(
     torch.stack([weights_before, weights_after]),  # (2 panels, queries, keys)
     query_labels=french,
@@ -258,7 +552,7 @@ plt.show()
 on_target_before = weights_before[torch.arange(len(french)), aligned_to]
 on_target_after = weights_after[torch.arange(len(french)), aligned_to]
 Markdown(
-    f"**Figure 3.1.** Additive attention weights of six French words (rows, the queries, "
+    f"**Figure 3.3.** Additive attention weights of six French words (rows, the queries, "
     f"of size 4) over five English words (columns, the keys, of size 6), on one colour "
     f"scale from 0 to 1. Before training (left) the rows are almost alike and not far from "
     f"uniform: the weight on the right word ranges from {on_target_before.min():.2f} to "
@@ -280,8 +574,9 @@ Markdown(
 #
 # Be clear about what the toy shows and what it does not. We handed the network the right
 # alignment as its training target, so it learned a lookup table. In Bahdanau et al.'s
-# model no one supplies an alignment: the attention weights are trained only because they
-# help predict the translation, and the alignments in their figures emerged on their own.
+# model, as in our digit reverser of Figure 3.2, no one supplies an alignment: the
+# attention weights are trained only because they help predict the output, and the
+# alignments emerge on their own.
 # There, too, the annotations serve as the keys *and* the values, as in our code, where
 # `english_vectors` is passed twice. The weighted average of the annotations, the output
 # of attention pooling, is what they called the *context vector*: what the decoder reads
@@ -334,13 +629,22 @@ Markdown(
 #
 # ## Summary
 #
-# - **Additive attention** (Bahdanau, Cho and Bengio, 2015) scores a query against a key
+# - Before attention, an **encoder–decoder** read the source with a recurrent network into
+#   one vector of fixed size and wrote the output from it (Sutskever et al.; Cho et al.,
+#   2014). Its accuracy **falls with the length** of the source (Figure 3.1).
+# - Bahdanau, Cho and Bengio (arXiv 2014, ICLR 2015) let the decoder take, at every step,
+#   a **weighted average of all the encoder states**, with its previous state as the
+#   query: the accuracy holds, and the weights show a learned **alignment** (Figure 3.2).
+# - Recurrence runs one position after another and connects distant positions through
+#   many steps; self-attention (Vaswani et al., 2017) does one step, with a path of
+#   length one between any two positions, at a work of $T^2 d$ per layer.
+# - **Additive attention** scores a query against a key
 #   with a one-hidden-layer network: $a(q, k) = w_v^\top \tanh(W_q q + W_k k)$.
 # - **Shapes:** $W_q$ is $d_a \times d_q$, $W_k$ is $d_a \times d_k$, $w_v$ has $d_a$ entries;
 #   $d_a(d_q + d_k + 1)$ parameters in all, whatever the number of queries and keys.
 # - Queries and keys meet only after both are projected to the hidden size, so **their
-#   sizes may differ**: the reason it could serve a bidirectional encoder directly, and
-#   why it came first.
+#   sizes may differ**, as they do with a bidirectional encoder (Luong's general score
+#   allows it too).
 # - All scores at once: project each query and each key once, **broadcast** the sum to
 #   a (queries, keys, hidden) tensor, tanh, and read out with $w_v$.
 # - Then the usual steps: **softmax** over the keys (Chapter 1) and **attention
@@ -351,43 +655,86 @@ Markdown(
 
 # %% [markdown]
 # ## Exercises
-#
-# 1. **Without the tanh.** Using the weights of `attend` from this chapter, compute the
-#    scores of three queries against five keys with the tanh left out, turn them into
-#    weights with a softmax, and show that the three rows of weights are the same.
-# 2. **Padding.** Sentences in a batch have different lengths, so the shorter ones are
-#    padded. Make a batch of two "sentences" of 5 and 3 keys (padded to 5) with two
-#    queries each, and call `attend` with `mask=attention.padding_mask([5, 3], max_len=5)`.
-#    Check that the padded keys get weight exactly 0 and that every row still sums to 1.
-# 3. **A network on the concatenation.** Show that the score is a one-hidden-layer
-#    network on $[q; k]$: build an `nn.Linear(query_size + key_size, hidden_size, bias=False)`
-#    whose weight is `torch.cat([W_q, W_k], dim=1)`, apply it to the concatenation of a
-#    query and a key, then tanh and $w_v$, and compare with the score from the broadcast.
+
+# %% [markdown]
+# 1. **Which digits are lost.** For the 12-digit test strings, compute the share of
+#    correct digits at each output position, for `fixed` and for `attentive`. Which
+#    digits does the fixed-vector model get wrong: the first ones it writes, or the last?
+#    Why?
 
 # %% tags=["solution"]
-# Exercise 1: without the tanh, the query's term is the same for every key.
+# Exercise 1: accuracy by output position on the 12-digit strings.
+long = test_lengths == 12  # (examples,)
+for name, (tokens, _) in generated.items():
+    right = tokens[long, :12] == test_target[long, :12]  # (long examples, 12)
+    by_position = right.float().mean(dim=0)  # (12,)
+    print(f"{name:>12}:", " ".join(f"{a:.2f}" for a in by_position.tolist()))
+# The fixed model gets the first digits it writes right most often, and does
+# worse at every later position. The first digits it writes are the last ones
+# of the source, which the forward reader read just before the summary was
+# taken; every later digit has been kept longer, through more updates of the
+# encoder's state and then of the decoder's own. The attentive model looks each
+# digit up when it writes it, and its accuracy falls far less from the first
+# position to the last.
+
+# %% [markdown]
+# 2. **Where self-attention costs more.** The Transformer's base model has $d = 512$.
+#    Compute the work of one self-attention layer ($T^2 d$) and of one recurrent layer
+#    ($T d^2$) for $T$ = 64, 512 and 4096 positions, and their ratio. At which length do
+#    they cost the same?
+
+# %% tags=["solution"]
+# Exercise 2: T^2 d against T d^2, for d = 512.
+d_base = 512
+for T_len in (64, 512, 4096):
+    self_attention, recurrent = T_len**2 * d_base, T_len * d_base**2
+    print(f"T = {T_len:>4}: self-attention {self_attention:>13,}"
+          f"  recurrent {recurrent:>13,}  ratio {self_attention / recurrent:.3g}")
+# The ratio is T / d: equal cost at T = d = 512, self-attention cheaper below,
+# dearer above. It still runs in one step instead of T (Chapter 15 counts what
+# long sequences cost).
+
+# %% [markdown]
+# 3. **Without the tanh.** Using the weights of `attend` from this chapter, compute the
+#    scores of three queries against five keys with the tanh left out, turn them into
+#    weights with a softmax, and show that the three rows of weights are the same.
+
+# %% tags=["solution"]
+# Exercise 3: without the tanh, the query's term is the same for every key.
 with torch.no_grad():
     linear_pairs = projected_query[:, :, None, :] + projected_key[:, None, :, :]
     linear_scores = attend.w_v(linear_pairs).squeeze(-1)  # (1, 3, 5), no tanh
     linear_weights = torch.softmax(linear_scores, dim=-1)[0]  # (3, 5)
-print(linear_weights)
+print(linear_weights.numpy())
 spread = (linear_weights - linear_weights[0]).abs().max().item()
-print("largest difference between rows:", spread)
+print(f"largest difference between rows: {spread:.1e}")
+
+# %% [markdown]
+# 4. **Padding.** Sentences in a batch have different lengths, so the shorter ones are
+#    padded. Make a batch of two "sentences" of 5 and 3 keys (padded to 5) with two
+#    queries each, and call `attend` with `mask=attention.padding_mask([5, 3], max_len=5)`.
+#    Check that the padded keys get weight exactly 0 and that every row still sums to 1.
 
 # %% tags=["solution"]
-# Exercise 2: padded keys get exactly zero weight.
+# Exercise 4: padded keys get exactly zero weight.
 batch_query = torch.randn(2, 2, query_size)  # (batch, queries, query_size)
 batch_key = torch.randn(2, 5, key_size)  # (batch, keys, key_size)
 batch_value = torch.randn(2, 5, 7)  # (batch, keys, value_size)
 mask = attention.padding_mask([5, 3], max_len=5)  # (batch, 1, keys)
 with torch.no_grad():
     _, padded_weights = attend(batch_query, batch_key, batch_value, mask=mask)
-print(padded_weights)
+print(padded_weights.numpy())
 print("weight on padding:", padded_weights[1, :, 3:].abs().max().item())
-print("row sums:", padded_weights.sum(dim=-1))
+print("row sums:", padded_weights.sum(dim=-1).numpy())
+
+# %% [markdown]
+# 5. **A network on the concatenation.** Show that the score is a one-hidden-layer
+#    network on $[q; k]$: build an `nn.Linear(query_size + key_size, hidden_size, bias=False)`
+#    whose weight is `torch.cat([W_q, W_k], dim=1)`, apply it to the concatenation of a
+#    query and a key, then tanh and $w_v$, and compare with the score from the broadcast.
 
 # %% tags=["solution"]
-# Exercise 3: one linear layer on [q; k] is W_q q + W_k k.
+# Exercise 5: one linear layer on [q; k] is W_q q + W_k k.
 concat_layer = torch.nn.Linear(query_size + key_size, hidden_size, bias=False)
 with torch.no_grad():
     # (hidden, query_size + key_size)

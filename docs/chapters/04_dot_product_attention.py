@@ -33,8 +33,8 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.cost import additive_attention_cost, dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import additive_attention_cost, dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -46,7 +46,8 @@ torch.set_printoptions(precision=3)
 # %% [markdown]
 # ## From a network to a dot product
 #
-# In the same year as Bahdanau et al.'s paper, [Luong, Pham and Manning (2015)](../reference/references.md#luong2015) compared
+# Bahdanau et al.'s paper appeared on arXiv in 2014 and at ICLR in 2015. A few months
+# later, in 2015, [Luong, Pham and Manning](../reference/references.md#luong2015) compared
 # several score functions for attention in translation. The simplest of them, which they
 # called *dot*, has no parameters at all:
 #
@@ -117,6 +118,7 @@ _, weights2 = attention.scaled_dot_product_attention(
 scores2 = keys2 @ q2  # (6,)
 key_names = [f"$k_{i + 1}$" for i in range(len(keys2))]
 
+# %% tags=["fold"]
 fig, (ax_arrows, ax_bars) = plt.subplots(
     1, 2, figsize=(8, 3.4), layout="constrained"
 )
@@ -243,9 +245,11 @@ print("parameters of W:", project.weight.numel())
 #
 # ## What it gains: the cost, counted
 #
-# The package's `attention.cost` counts the floating-point operations (FLOPs) of one
+# The package's `attention.fast.cost` counts the floating-point operations (FLOPs) of one
 # forward pass. A matrix product of a $(d_1, d_2)$ and a $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a
-# multiply and an add per term); an element-wise operation costs one per element. For
+# multiply and an add per term); an element-wise operation costs one per element, and a
+# softmax five per score (the row's maximum, subtracting it, the exponential, the sum and
+# the division). For
 # $n_q$ queries of size $d_q$, $n_k$ keys of size $d_k$, values of size $d_v$ and hidden
 # size $d_a$, additive attention spends
 #
@@ -253,19 +257,19 @@ print("parameters of W:", project.weight.numel())
 # \underbrace{2 n_q d_q d_a + 2 n_k d_k d_a}_{\text{project } q \text{ and } k}
 # + \underbrace{2 n_q n_k d_a}_{\text{add, tanh}}
 # + \underbrace{2 n_q n_k d_a}_{w_v}
-# + \underbrace{3 n_q n_k}_{\text{softmax}}
+# + \underbrace{5 n_q n_k}_{\text{softmax}}
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}}
 # $$
 #
 # and dot-product attention
 #
 # $$
-# \underbrace{2 n_q n_k d_k}_{Q K^\top} + \underbrace{3 n_q n_k}_{\text{softmax}}
+# \underbrace{2 n_q n_k d_k}_{Q K^\top} + \underbrace{5 n_q n_k}_{\text{softmax}}
 # + \underbrace{2 n_q n_k d_v}_{\text{pool}} .
 # $$
 #
 # Take every size equal, $n_q = n_k = T$ and $d_q = d_k = d_v = d_a = d$. Additive attention
-# costs $4Td^2 + 6T^2 d + 3T^2$ and dot-product attention $4T^2 d + 3T^2$. Here they are
+# costs $4Td^2 + 6T^2 d + 5T^2$ and dot-product attention $4T^2 d + 5T^2$. Here they are
 # for $d = 64$, a common size, and sequence lengths $T$ from 16 to 4096:
 
 # %%
@@ -290,10 +294,10 @@ for size in [16, 64, 256, 1024, 4096]:
 
 # %% tags=["remove-input"]
 long_ratio = additive_attention_cost(4096, 4096, d, d, d, d).total / dot_product_attention_cost(4096, 4096, d, d).total
-limit = (6 * d + 3) / (4 * d + 3)
+limit = (6 * d + 5) / (4 * d + 5)
 Markdown(
     f"Both grow with $T^2$: every query meets every key in either version. The ratio falls "
-    f"as $T$ grows, towards $(6d + 3)/(4d + 3) = {limit:.3f}$ for $d = {d}$ (it is "
+    f"as $T$ grows, towards $(6d + 5)/(4d + 5) = {limit:.3f}$ for $d = {d}$ (it is "
     f"{long_ratio:.3f} at $T = 4096$), and rises with $d$, where the $4Td^2$ of the "
     f"projections takes over. Counted in FLOPs, then, dropping the network saves a third "
     f"or more, not orders of magnitude. The count leaves out two things that may matter more. "
@@ -350,6 +354,7 @@ for n, slow, fast in zip(timed_lengths, additive_ms, dot_ms):
     ratio = slow / fast
     print(f"{n:>5} {slow:>9.3f} {fast:>7.3f} {ratio:>9.1f} {counted:>8.2f}")
 
+# %% tags=["measured", "fold"]
 fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 ax.plot(timed_lengths, additive_ms, "o-", label="additive")
 ax.plot(timed_lengths, dot_ms, "s-", label="dot product")
@@ -363,11 +368,11 @@ plt.show()
 # %% tags=["remove-input"]
 Markdown(
     f"**Figure 4.3.** The median time of one forward pass of each version, sizes "
-    f"$d = d_a = {d}$, measured when this page was built, on {machine}, one thread. Unlike "
-    f"every other number in this book, these times (and the measured ratios in the table "
-    f"above) change from machine to machine and from build to build: they depend on the "
-    f"processor, on the PyTorch version and on whatever else the machine was doing. The "
-    f"counted ratios do not."
+    f"$d = d_a = {d}$, measured when this page was built, on {machine}, one thread. These "
+    f"times (and the measured ratios in the table above), like every measured time in "
+    f"this book (chapters 6, 13, 15, 16 and 17 measure others), change from machine to "
+    f"machine and from build to build: they depend on the processor, on the PyTorch "
+    f"version and on whatever else the machine was doing. The counted ratios do not."
 )
 
 # %% tags=["remove-input"]
@@ -470,14 +475,6 @@ Markdown(
 #    of `attention.AdditiveAttention(4, 6, hidden_size=8)`. Then show that the general
 #    score is still a dot product: $q^\top W^\top k = (W q) \cdot k = q \cdot (W^\top k)$,
 #    so $W$ may be applied to the keys instead. Check that both give the same weights.
-# 2. **Cosine similarity.** Divide every word vector of Figure 4.2 by its length before
-#    taking dot products, so that the score is $\cos\theta$. Does *cat* now prefer itself
-#    to *kitten*? Between which two values can the scores lie, and what does that mean for
-#    how sharp the weights can get?
-# 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
-#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 3)/(4d + 3)$ as $T$
-#    grows, and check it with `attention.cost` at $T = 2^{16}$ for $d = 64$. Up to which
-#    $T$ is the ratio at least 2 when $d = 64$?
 
 # %% tags=["solution"]
 # Exercise 1: W has d_k * d_q parameters; additive attention d_a (d_q + d_k + 1).
@@ -492,7 +489,13 @@ with torch.no_grad():
     _, on_keys = attention.scaled_dot_product_attention(  # q . (W^T k)
         french_vectors, english_vectors @ W, english_vectors, scale=1.0
     )
-print("max difference:", (on_queries - on_keys).abs().max().item())
+print(f"max difference: {(on_queries - on_keys).abs().max().item():.1e}")
+
+# %% [markdown]
+# 2. **Cosine similarity.** Divide every word vector of Figure 4.2 by its length before
+#    taking dot products, so that the score is $\cos\theta$. Does *cat* now prefer itself
+#    to *kitten*? Between which two values can the scores lie, and what does that mean for
+#    how sharp the weights can get?
 
 # %% tags=["solution"]
 # Exercise 2: cosine similarity removes the lengths.
@@ -507,16 +510,22 @@ print("cat over [cat, kitten]:", cosine_weights[0, :2].numpy())
 # attention with cosine scores needs a learned scale (a temperature).
 print("largest possible weight ratio:", np.exp(2).round(2))
 
+# %% [markdown]
+# 3. **The limit of the ratio.** Show from the two formulas that with all sizes equal to
+#    $d$ the ratio of additive to dot-product FLOPs tends to $(6d + 5)/(4d + 5)$ as $T$
+#    grows, and check it with `attention.fast.cost` at $T = 2^{16}$ for $d = 64$. Up to which
+#    $T$ is the ratio at least 2 when $d = 64$?
+
 # %% tags=["solution"]
-# Exercise 3: with all sizes d the ratio is (4d^2 + 6nd + 3n) / (4nd + 3n),
-# which tends to (6d + 3) / (4d + 3) as n grows.
+# Exercise 3: with all sizes d the ratio is (4d^2 + 6nd + 5n) / (4nd + 5n),
+# which tends to (6d + 5) / (4d + 5) as n grows.
 def cost_ratio(n: int, size: int = 64) -> float:
     return (additive_attention_cost(n, n, size, size, size, size).total
             / dot_product_attention_cost(n, n, size, size).total)
 
 
 print(f"n = 2^16: {cost_ratio(2**16):.5f}")
-print(f"limit:    {(6 * 64 + 3) / (4 * 64 + 3):.5f}")
+print(f"limit:    {(6 * 64 + 5) / (4 * 64 + 5):.5f}")
 # The ratio falls as n grows; it is 2 or more for short sequences only.
 short = [n for n in range(1, 1025) if cost_ratio(n) >= 2]
 print("ratio >= 2 for n up to", max(short))

@@ -23,8 +23,9 @@
 # something else: we measure how the spread of a dot product grows with $d_k$, derive
 # the law behind the measurement, and then watch what happens to the softmax, and to the
 # gradient it passes back, when the scores are left unscaled. Along the way we correct
-# two sources this book draws on, one with a numeric example that is wrong in every
-# number and one that states the growth law incorrectly.
+# two common accounts of the scale: a numeric example that is wrong in every number,
+# and a statement of the growth law that mixes up the variance and the standard
+# deviation.
 
 # %%
 import matplotlib.pyplot as plt
@@ -33,9 +34,9 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.prose import tex_sci
-from attention.cost import dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.book.prose import tex_sci
+from attention.fast.cost import dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -68,7 +69,7 @@ def about(x: float) -> str:
 # With the keys as the rows of a matrix $K$ (shape $n \times d_k$) and the values as the
 # rows of $V$ (shape $n \times d_v$), this is
 # $\operatorname{softmax}\big(q K^\top / \sqrt{d_k}\big)\, V$, the formula of the paper
-# written for a single query, as the sources write versions 0 to 2. Nothing in the scale
+# written for a single query, as versions 0 to 2 are usually written. Nothing in the scale
 # depends on how many queries there are; [Chapter 6](06_many_queries.py) is about many
 # queries at once.
 #
@@ -126,7 +127,7 @@ v1_cost = dot_product_attention_cost(T_cost, T_cost, d_cost, d_cost, scaled=Fals
 v2_cost = dot_product_attention_cost(T_cost, T_cost, d_cost, d_cost, scaled=True)
 extra = v2_cost.total - v1_cost.total
 Markdown(
-    f"By the FLOP formulas of `attention.cost`, for {T_cost} queries and {T_cost} keys of "
+    f"By the FLOP formulas of `attention.fast.cost`, for {T_cost} queries and {T_cost} keys of "
     f"size {d_cost}, version 1 costs {v1_cost.total:,} floating-point operations and "
     f"version 2 {extra:,} more, {extra / v1_cost.total:.2%} of the total."
 )
@@ -175,9 +176,11 @@ Markdown(
 # the size of the vectors. Nothing here needs the components to be normal; mean 0,
 # variance 1 and independence are enough.
 #
-# One of the sources states the law as "the variance grows linearly with a factor
-# $\sqrt{\text{dim}}$". That mixes up the two quantities: the variance is $d$ itself
-# (linear in $d$, with factor 1), and it is the standard deviation that is $\sqrt{d}$.
+# The law is often stated as "the variance grows linearly with a factor
+# $\sqrt{\text{dim}}$" (for example in a
+# [PyImageSearch tutorial, 2022](../reference/references.md#pyimagesearch2022)). That
+# mixes up the two quantities: the variance is $d$ itself (linear in $d$, with factor
+# 1), and it is the standard deviation that is $\sqrt{d}$.
 # Dividing by $\sqrt{d}$ is right because it is the *standard deviation*.
 #
 # ## Measuring it
@@ -242,7 +245,8 @@ Markdown(
 # %% [markdown]
 # ## A wrong example, and the right reason
 #
-# One of the sources motivates the scale with a pair of scores instead. It says that
+# A common explanation of the scale, repeated in many tutorials, uses a pair of scores
+# instead. It says that
 # softmax turns $(51, 49)$ into about $(0.51, 0.49)$ but $(70, 30)$ into
 # $(0.99999, 0.000001)$, which kills the gradient, and that dividing by $\sqrt{64} = 8$
 # turns $(70, 30)$ into about $(0.7, 0.3)$. The direction of the argument is right; every
@@ -263,18 +267,40 @@ Markdown(
     f"$\\ln(7/3) \\approx {np.log(7 / 3):.3f}$, that is, a divisor of about {needed:.0f}."
 )
 
+# %% tags=["remove-input"]
+from math import erfc  # noqa: E402
+
+d_gap, gap = 64, 40.0
+score_std = np.sqrt(d_gap)  # one unscaled score of random vectors: sqrt(d)
+gap_std = np.sqrt(2) * score_std  # the difference of two independent scores
+z_gap = gap / gap_std
+p_gap = erfc(z_gap / np.sqrt(2))  # P(|difference| >= gap), the difference normal
+sim = np.random.default_rng(1)  # its own generator: the chapter's draws stay as they were
+q_gap = sim.normal(size=(20000, d_gap))  # 20000 random queries of size 64
+k_pair = sim.normal(size=(20000, 2, d_gap))  # two random keys for each
+pair_scores = np.einsum("nd,nkd->nk", q_gap, k_pair)  # (20000, 2), unscaled
+p_simulated = np.mean(np.abs(pair_scores[:, 0] - pair_scores[:, 1]) >= gap)
+Markdown(
+    f"More to the point, the scale was never meant to rescue a particular pair of scores. "
+    f"It is chosen for the *typical* spread of the scores: with $d = {d_gap}$, unscaled "
+    f"scores have a standard deviation of $\\sqrt{{{d_gap}}} = {score_std:.0f}$. The gap "
+    f"between two of them is a difference of two such scores, whose standard deviation is "
+    f"${score_std:.0f}\\sqrt{{2}} \\approx {gap_std:.1f}$, so a gap of {gap:.0f} is "
+    f"{z_gap:.1f} standard deviations: rare. Were the difference normal, a gap that "
+    f"large or larger would have probability {p_gap:.4f}; among {len(q_gap):,} random "
+    f"queries, each scored against two random keys, it came up with frequency "
+    f"{p_simulated:.4f} (a dot product's tails are somewhat heavier than a normal's). Dividing "
+    f"by {score_std:.0f} turns it into a gap of {gap / score_std:.0f} between scores of "
+    f"standard deviation 1, still {z_gap:.1f} standard deviations of their difference, "
+    f"still rare and still decisive. What the scale guarantees is that the scores of "
+    f"random vectors have variance 1, as derived above, and so that the softmax starts "
+    f"in the state [Chapter 1](01_softmax.py#one-spike-or-a-spread-the-scale-of-the-scores) "
+    f"called \"a spread\", not \"one spike\", whatever $d$ is. That chapter's experiment, "
+    f"500 scores with standard deviation 100 against the same scores divided by 100, is "
+    f"exactly the difference between unscaled scores at a large $d$ and scaled ones."
+)
+
 # %% [markdown]
-# More to the point, the scale was never meant to rescue a particular pair of scores. It
-# is chosen for the *typical* spread of the scores: with $d = 64$, unscaled scores have
-# a standard deviation of 8, so a gap of 40 between two of them is five standard
-# deviations, a rare event, and dividing by 8 turns it into a gap of 5 standard
-# deviations of the scaled scores, which is still rare and still decisive. What the scale
-# guarantees is that the scores of random vectors have variance 1, as derived above,
-# and so that the softmax starts in the state [Chapter 1](01_softmax.py#one-spike-or-a-spread-the-scale-of-the-scores)
-# called "a spread", not "one spike", whatever $d$ is. That chapter's experiment, 500
-# scores with standard deviation 100 against the same scores divided by 100, is exactly
-# the difference between unscaled scores at a large $d$ and scaled ones.
-#
 # ## The softmax saturates without the scale
 #
 # Now the consequence, measured on attention itself. For each size $d$ we draw 300
@@ -312,6 +338,7 @@ for d in dims:
         entropy_mean[name].append(attention.entropy(w).mean() / np.log(n_keys))
         largest_mean[name].append(w.max(axis=-1).mean())
 
+# %% tags=["fold"]
 fig, (ax_h, ax_m) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
 for name in versions:
     ax_h.plot(dims, entropy_mean[name], "o-", label=name)
@@ -365,7 +392,7 @@ Markdown(
 # $J = \operatorname{diag}(\alpha) - \alpha \alpha^\top$ for the weights $\alpha$, and showed that it goes to 0 as the softmax
 # saturates. Whatever gradient $g$ reaches the weights from later in the network, the
 # scores receive $J g$. Note that *every* entry of $J$ vanishes, including the
-# diagonal entry $\alpha_l (1 - \alpha_l)$ of the winning key $l$. The sources say that a saturated
+# diagonal entry $\alpha_l (1 - \alpha_l)$ of the winning key $l$. It is often said that a saturated
 # softmax still passes the error back through its peak and starves the rest; for the
 # scores of attention it starves all of them, the winner included.
 #
@@ -397,8 +424,9 @@ by_formula = attention.softmax_jacobian(z_one) @ g_weights
 scores = torch.tensor(z_one, requires_grad=True)
 (attention.masked_softmax(scores) @ v_all[0] @ upstream[0, 0]).backward()
 gap = np.abs(by_formula - scores.grad.numpy()).max()
-print("max |J (V g) - autograd| =", gap)
+print(f"max |J (V g) - autograd| = {gap:.1e}")
 
+# %% tags=["fold"]
 fig, ax = plt.subplots()
 for color, name in zip(COLORS, versions):
     norms = np.array(grad_norms[name])  # (len(dims), sets)
@@ -478,18 +506,6 @@ Markdown(
 # 1. **Why not divide by $d$?** Repeat the entropy measurement of Figure 5.2 with the
 #    scale $1/d$ instead of $1/\sqrt{d}$. What happens to the weights as $d$ grows, and
 #    why is that as useless as saturation?
-# 2. **Other distributions, other variances.** The derivation never used normality.
-#    Measure $\operatorname{Var}(q \cdot k)/d$ at $d = 256$ for components drawn uniformly
-#    from $[-\sqrt{3}, \sqrt{3}]$ (variance 1), and for normal queries with standard
-#    deviation $\sigma_q = 2$ and keys with $\sigma_k = 1.5$. Predict both results first; what
-#    scale would restore unit variance in general?
-# 3. **A key equal to the query.** The derivation assumes that $q$ and $k$ are
-#    independent. If a key equals the query, what are the mean and the standard deviation
-#    of the scaled score $q \cdot q / \sqrt{d}$ for large $d$? Check with a simulation.
-# 4. **Scale as temperature.** Show numerically that the weights of
-#    `scaled_dot_product_attention` with its default scale equal
-#    `attention.softmax_with_temperature` of the raw scores at temperature $\sqrt{d_k}$,
-#    using the query and keys of "The code" section.
 
 # %% tags=["solution"]
 # Exercise 1: the scale 1/d shrinks the scores' standard deviation to
@@ -503,6 +519,13 @@ for d in dims[::2]:
     h = attention.entropy(w).mean() / np.log(n_keys)
     print(f"d = {d:>4}: entropy / log 16 = {h:.4f}, "
           f"largest weight = {w.max(axis=-1).mean():.4f}")
+
+# %% [markdown]
+# 2. **Other distributions, other variances.** The derivation never used normality.
+#    Measure $\operatorname{Var}(q \cdot k)/d$ at $d = 256$ for components drawn uniformly
+#    from $[-\sqrt{3}, \sqrt{3}]$ (variance 1), and for normal queries with standard
+#    deviation $\sigma_q = 2$ and keys with $\sigma_k = 1.5$. Predict both results first; what
+#    scale would restore unit variance in general?
 
 # %% tags=["solution"]
 # Exercise 2: Var(q_j k_j) = E[q_j^2] E[k_j^2] = sigma_q^2 sigma_k^2 for any
@@ -519,6 +542,11 @@ ks = rng.normal(scale=1.5, size=(n, d))
 ratio_s = (qs * ks).sum(axis=1).var() / d
 print(f"sigma_q = 2, sigma_k = 1.5: Var/d = {ratio_s:.3f}  (predicted 9)")
 
+# %% [markdown]
+# 3. **A key equal to the query.** The derivation assumes that $q$ and $k$ are
+#    independent. If a key equals the query, what are the mean and the standard deviation
+#    of the scaled score $q \cdot q / \sqrt{d}$ for large $d$? Check with a simulation.
+
 # %% tags=["solution"]
 # Exercise 3: q.q = sum q_j^2 has mean d and variance 2d (Var(q_j^2) = 2
 # for a standard normal), so q.q / sqrt(d) has mean sqrt(d) and standard
@@ -532,6 +560,12 @@ for d in [16, 256, 1024]:
           f"(sqrt(d) = {np.sqrt(d):4.1f}), std {self_scores.std():.3f} "
           f"(sqrt(2) = {np.sqrt(2):.3f})")
 
+# %% [markdown]
+# 4. **Scale as temperature.** Show numerically that the weights of
+#    `scaled_dot_product_attention` with its default scale equal
+#    `attention.softmax_with_temperature` of the raw scores at temperature $\sqrt{d_k}$,
+#    using the query and keys of "The code" section.
+
 # %% tags=["solution"]
 # Exercise 4: dividing the scores by sqrt(d_k) is a softmax at temperature
 # sqrt(d_k).
@@ -540,4 +574,4 @@ raw_scores = (q64 @ K64.T).squeeze(0).numpy()  # (keys,)
 by_temperature = attention.softmax_with_temperature(raw_scores, np.sqrt(d_k))
 _, w_default = attention.scaled_dot_product_attention(q64, K64, V64)  # (1, keys)
 gap = np.abs(by_temperature - w_default.squeeze(0).numpy()).max()
-print("max |difference| =", gap)
+print(f"max |difference| = {gap:.1e}")

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Version 3: many queries
 #
-# The sources describe versions 0 to 2 with a single query vector: one question,
+# Versions 0 to 2 are usually described with a single query vector: one question,
 # attended over a set of keys, one output. Version 3 asks many questions at once. The
 # queries are stacked into a matrix, and the whole computation becomes two matrix
 # products with a row-wise softmax between them. The book's code has quietly done this
@@ -38,8 +38,8 @@ from IPython.display import Markdown
 from matplotlib.patches import Rectangle
 
 import attention
-from attention.cost import dot_product_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import dot_product_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -117,7 +117,7 @@ print("output ", output.shape)
 # Before computing anything large it helps to see the shapes as blocks. The figure draws
 # each matrix of the example to scale, one square per entry.
 
-# %%
+# %% tags=["fold"]
 ink = plt.rcParams["text.color"]  # the book's ink: the page's text colour
 
 
@@ -137,6 +137,7 @@ def sign(ax, x, y, text):
 
 
 Tq, Tk = Q.shape[0], K.shape[0]
+
 fig, ax = plt.subplots(figsize=(8, 5))
 # Row 1, centered on the line y = 0: S = Q K^T / sqrt(d_k).
 block(ax, 0, Tq / 2, Tq, d_k, COLORS[0], f"Q\n{Tq} × {d_k}")
@@ -210,11 +211,11 @@ for i in range(Q.shape[0]):  # one query at a time, as version 2 would
     out_i, _ = attention.numpy_scaled_dot_product_attention(q_i, K, V)  # (1, d_v)
     rows.append(out_i)
 output_loop = np.concatenate(rows)  # (Tq, d_v)
-print("max |loop - matrix| =", np.abs(output_loop - output).max())
+print(f"max |loop - matrix| = {np.abs(output_loop - output).max():.1e}")
 
 # %% [markdown]
 # The two agree to rounding error. They also do exactly the same arithmetic: every
-# FLOP formula of `attention.cost` grows in proportion to the number of queries, so the
+# FLOP formula of `attention.fast.cost` grows in proportion to the number of queries, so the
 # cost of $T_q$ queries at once is $T_q$ times the cost of one. The difference is in how
 # fast the computer does it. A loop in Python pays a fixed overhead on every call (checks,
 # dispatch, small allocations), and a matrix product of a single row cannot use the
@@ -390,21 +391,26 @@ except RuntimeError as error:
 # The book has two implementations of the same function:
 # `attention.numpy_scaled_dot_product_attention` for NumPy arrays and
 # `attention.scaled_dot_product_attention` for PyTorch tensors. Here is the body of each,
-# read from the package (the docstrings are left out):
+# read from the package (the docstrings and the type hints are left out):
 
 # %%
-def without_docstring(function) -> str:
-    """The source of a function, with its docstring replaced by a marker."""
+def body_of(function) -> str:
+    """A function's code after its docstring, under a one-line signature."""
     source = inspect.getsource(function)
+    definition = ast.parse(source).body[0]
     lines = source.splitlines()
-    docstring = ast.parse(source).body[0].body[0]  # the first statement
-    before, after = lines[: docstring.lineno - 1], lines[docstring.end_lineno :]
-    return "\n".join(before + ["    ...  # the docstring"] + after)
+    body = lines[definition.body[1].lineno - 1 :]  # after the docstring
+    signature = inspect.signature(function)  # without the type hints:
+    bare = [p.replace(annotation=p.empty)
+            for p in signature.parameters.values()]
+    signature = signature.replace(parameters=bare,
+                                  return_annotation=signature.empty)
+    return "\n".join([f"def {function.__name__}{signature}:"] + body)
 
 
-print(without_docstring(attention.numpy_scaled_dot_product_attention))
+print(body_of(attention.numpy_scaled_dot_product_attention))
 print()
-print(without_docstring(attention.scaled_dot_product_attention))
+print(body_of(attention.scaled_dot_product_attention))
 
 # %% [markdown]
 # The three lines that do the work are the same in both: the scores (the queries times
@@ -412,8 +418,8 @@ print(without_docstring(attention.scaled_dot_product_attention))
 # the product with the values. The differences are around them:
 #
 # - **Transposing the keys.** NumPy's `np.swapaxes(key, -2, -1)` and PyTorch's
-#   `key.transpose(-2, -1)` both swap the last two dimensions only. (One of the sources
-#   writes `K.transpose(0, 2, 1)` in NumPy, which works for three dimensions and for no
+#   `key.transpose(-2, -1)` both swap the last two dimensions only. (NumPy versions in
+#   circulation often write `K.transpose(0, 2, 1)`, which works for three dimensions and for no
 #   other number; the version here accepts any number of batch dimensions.)
 # - **Input checks.** The NumPy version accepts anything array-like and turns integers
 #   into floats; the PyTorch version insists on floating-point tensors of one dtype, since
@@ -422,7 +428,7 @@ print(without_docstring(attention.scaled_dot_product_attention))
 # - **Dropout.** Only the PyTorch version takes a `dropout` module for the weights: it is
 #   a training-time regularizer, and training happens in PyTorch.
 # - **Masks.** Both take an optional boolean mask, where True means "may attend".
-#   [Chapter 9](09_masks.py) is about masks; one source's code uses the opposite
+#   [Chapter 9](09_masks.py) is about masks; some widely copied code uses the opposite
 #   convention, True for "masked", and that chapter shows how to convert.
 #
 # Do they compute the same numbers? We run both on the same random float64 inputs with
@@ -439,9 +445,13 @@ q_t, k_t, v_t = (torch.from_numpy(a) for a in (q64, k64, v64))
 out_pt, w_pt = attention.scaled_dot_product_attention(q_t, k_t, v_t)
 out_fused = F.scaled_dot_product_attention(q_t, k_t, v_t)
 print("output", out_np.shape, " weights", w_np.shape)
-print("max |numpy - torch|, output :", np.abs(out_np - out_pt.numpy()).max())
-print("max |numpy - torch|, weights:", np.abs(w_np - w_pt.numpy()).max())
-print("max |torch - F.sdpa|, output:", (out_pt - out_fused).abs().max().item())
+differences = {
+    "numpy - torch|, output ": np.abs(out_np - out_pt.numpy()).max(),
+    "numpy - torch|, weights": np.abs(w_np - w_pt.numpy()).max(),
+    "torch - F.sdpa|, output": (out_pt - out_fused).abs().max().item(),
+}
+for name, difference in differences.items():
+    print(f"max |{name}: {difference:.1e}")
 
 gaps = {}
 for dtype in (torch.float32, torch.float64):  # and the same on the word example
@@ -489,14 +499,6 @@ Markdown(
 # 1. **Predict the shapes.** Queries of shape `(2, 1, 3, 8)`, keys `(4, 5, 8)` and values
 #    `(4, 5, 2)`: what are the shapes of the weights and the output? Check with both
 #    implementations. Then change the keys to `(3, 5, 8)` and explain the error.
-# 2. **Order.** Show numerically that permuting the rows of $Q$ permutes the rows of the
-#    output in the same way, and that permuting the rows of $K$ and $V$ together leaves
-#    the output unchanged. What does the second fact say about word order?
-# 3. **einsum.** Write version 3 for `(batch, heads, T, d)` arrays with `np.einsum`,
-#    without `@`, and compare it with `attention.numpy_scaled_dot_product_attention`.
-# 4. **Memory.** The weights have $T_q \times T_k$ entries per head and per sequence.
-#    How many bytes do they take in float32 for a batch of 8 sequences of 4096 tokens
-#    attending to themselves, with 16 heads?
 
 # %% tags=["solution"]
 # Exercise 1: the batch dims (2, 1) and (4,) broadcast to (2, 4), so the
@@ -518,6 +520,11 @@ try:
 except ValueError as error:
     print("ValueError:", error)
 
+# %% [markdown]
+# 2. **Order.** Show numerically that permuting the rows of $Q$ permutes the rows of the
+#    output in the same way, and that permuting the rows of $K$ and $V$ together leaves
+#    the output unchanged. What does the second fact say about word order?
+
 # %% tags=["solution"]
 # Exercise 2: each output row depends only on its own query (so permuting
 # the queries permutes the outputs), and a weighted sum over the keys does
@@ -526,11 +533,15 @@ perm_q = rng.permutation(Q.shape[0])
 perm_k = rng.permutation(K.shape[0])
 out_pq, _ = attention.numpy_scaled_dot_product_attention(Q[perm_q], K, V)
 out_pk, _ = attention.numpy_scaled_dot_product_attention(Q, K[perm_k], V[perm_k])
-print("queries permuted: max gap =", np.abs(output[perm_q] - out_pq).max())
-print("keys permuted:    max gap =", np.abs(output - out_pk).max())
+print(f"queries permuted: max gap = {np.abs(output[perm_q] - out_pq).max():.1e}")
+print(f"keys permuted:    max gap = {np.abs(output - out_pk).max():.1e}")
 # Attention treats the keys as a set: shuffle the words of a sentence and
 # every output stays the same. Models that care about word order must put
 # position information into the vectors themselves.
+
+# %% [markdown]
+# 3. **einsum.** Write version 3 for `(batch, heads, T, d)` arrays with `np.einsum`,
+#    without `@`, and compare it with `attention.numpy_scaled_dot_product_attention`.
 
 # %% tags=["solution"]
 # Exercise 3: the two products as sums over named indices.
@@ -541,7 +552,12 @@ def einsum_attention(q, k, v):
 
 
 gap = np.abs(einsum_attention(q64, k64, v64) - out_np).max()
-print("max |einsum - package| =", gap)
+print(f"max |einsum - package| = {gap:.1e}")
+
+# %% [markdown]
+# 4. **Memory.** The weights have $T_q \times T_k$ entries per head and per sequence.
+#    How many bytes do they take in float32 for a batch of 8 sequences of 4096 tokens
+#    attending to themselves, with 16 heads?
 
 # %% tags=["solution"]
 # Exercise 4: 8 sequences x 16 heads x 4096 x 4096 weights x 4 bytes each.

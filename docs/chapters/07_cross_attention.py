@@ -17,8 +17,8 @@
 # raw input: one matrix $X$ did two jobs, being searched and being returned. Version 4
 # gives each job its own learned matrix. The input is *projected* into keys,
 # $K = X W^K$, which decide where the queries look, and into values, $V = X W^V$,
-# which decide what they take away, while the queries come from a different sequence.
-# This is the attention a Transformer's decoder uses to read the source sentence. This
+# which decide what they take away, while the queries come from a different sequence:
+# that is what makes it *cross*-attention. This is the attention a Transformer's decoder uses to read the source sentence. This
 # chapter writes it down, checks the shapes, builds a small example where the raw input
 # cannot do both jobs and two projections can, and counts what the projections cost.
 
@@ -29,9 +29,9 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.evolution import count_parameters
-from attention.cost import dot_product_attention_cost, projection_cost
-from attention.plotting import COLORS, use_book_style
+from attention.versions.overview import count_parameters
+from attention.fast.cost import dot_product_attention_cost, projection_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -114,7 +114,7 @@ print("keys:   ", tuple(cross.w_k(inputs).shape))  # (batch, Tk, query_size)
 print("values: ", tuple(cross.w_v(inputs).shape))  # (batch, Tk, value_size)
 print("weights:", tuple(weights.shape))  # (batch, Tq, Tk)
 print("output: ", tuple(output.shape))  # (batch, Tq, value_size)
-print("row sums of the weights:", weights.sum(-1))
+print("row sums of the weights:", weights.sum(-1).detach().numpy().round(3))
 
 # %% [markdown]
 # A `nn.Linear(n_in, n_out)` stores its matrix as `(n_out, n_in)` and computes
@@ -244,6 +244,8 @@ Markdown(
 # %%
 needed = X[[1, 1, 4]][:, [plural, animate]]  # cats, cats, mouse
 v3_taken = out_v3[:, [plural, animate]]  # (3, 2): two of the six features
+
+# %% tags=["fold"]
 fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0), layout="constrained",
                          sharey=True)
 positions = np.arange(len(targets))
@@ -287,7 +289,7 @@ with torch.no_grad():
 print("largest change of any weight:", (after - before).abs().max().item())
 
 # %% [markdown]
-# This is what the sources mean by saying the projections *decouple* the input: one
+# This is what is meant when the projections are said to *decouple* the input: one
 # projection is responsible for building the attention weights, the other for
 # building the output, and each can be as good at its job as learning makes it.
 # A trained model finds its $W^K$ and $W^V$ by gradient descent instead of by hand,
@@ -314,7 +316,7 @@ Markdown(
     f"Computing them is a matrix product per source word. For a "
     f"{t_q}-word translation of a {t_k}-word sentence, the projections cost "
     f"{project.total / 1e6:.1f} million floating-point operations "
-    f"(`attention.cost.projection_cost`), the scores, softmax and weighted sum "
+    f"(`attention.fast.cost.projection_cost`), the scores, softmax and weighted sum "
     f"{core.total / 1e6:.2f} million. The projections cost about $4 T_k d^2$ and the "
     f"attention about $4 T_q T_k d$, a ratio of $T_q / d$: the attention itself "
     f"takes over only when there are more than about {d_model} queries."
@@ -326,7 +328,8 @@ Markdown(
 # - Version 4 projects the input into keys and values with learned matrices,
 #   $K = X W^K$ and $V = X W^V$, and attends with
 #   $\operatorname{softmax}(Q K^\top / \sqrt{d_k})\, V$. The queries come from another
-#   sequence and are used as they are.
+#   sequence; that is what makes it *cross*-attention. Here they are used as they are,
+#   to change one thing at a time; a Transformer's cross-attention projects them too.
 # - In a Transformer this is the decoder's *encoder–decoder attention*: a decoder
 #   position asks, the encoded source sentence answers.
 # - Shapes: queries $T_q \times d_k$, input $T_k \times d_x$, $W^K$ is $d_x \times d_k$,
@@ -339,8 +342,8 @@ Markdown(
 # - The projections have $d_x (d_k + d_v)$ parameters, independent of the sequence
 #   lengths, and cost a matrix product per input row.
 #
-# Next, [version 5](08_self_attention.py) takes the last step in this direction:
-# the queries are projected too, from the same sequence as the keys and values.
+# Next, [version 5](08_self_attention.py) takes the queries from the same sequence as
+# the keys and values, and projects all three.
 
 # %% [markdown]
 # ## Exercises
@@ -351,18 +354,9 @@ Markdown(
 #    run with the query $q (W^K)^\top$ on the raw $X$, followed by $W^V$. (Use
 #    `scale=` to keep the same $1/\sqrt{d_k}$.) Why does the model still learn them
 #    inside the attention layer?
-# 2. **Padding.** Batch the agreement example with a second source sentence,
-#    *a cat saw the mice* (five words too), and with a third that is only *cats saw*,
-#    padded with three zero rows. Pass `attention.padding_mask` as the mask. Check that
-#    the padded rows get zero weight and that the third sentence's output is the same
-#    as when it is run alone without padding.
-# 3. **Two questions, one query.** The verb position would also like the verb itself,
-#    to know *which* verb to write. Add `W_K[2, 2] = 1.0` so that the verb position
-#    finds both *saw* and *cats*, and look at its weights and its output. What has
-#    happened to the number it needs, and why can one set of weights not answer two
-#    questions at once?
 
 # %% tags=["solution"]
+# Exercise 1: Where the matrices could live.
 d_x, d_k, d_v = 6, 4, 3
 X1 = torch.randn(5, d_x, dtype=torch.float64)
 q1 = torch.randn(2, d_k, dtype=torch.float64)
@@ -373,14 +367,22 @@ raw, _ = attention.scaled_dot_product_attention(
     q1 @ W_K1.T, X1, X1, scale=d_k**-0.5  # version 3, same 1/sqrt(d_k)
 )
 outside = raw @ W_V1
-print("largest difference:", (inside - outside).abs().max().item())
+print(f"largest difference: {(inside - outside).abs().max().item():.1e}")
 # q . (x W_K) = (q W_K^T) . x, and a weighted average commutes with a linear map,
 # so for one layer it is bookkeeping where the matrices sit. Inside the layer,
 # K and V are computed once per source word and shared by every query, the input
 # and the queries may have different sizes, and the layer owns the question of
 # how two sequences with differently-meant features are compared.
 
+# %% [markdown]
+# 2. **Padding.** Batch the agreement example with a second source sentence,
+#    *a cat saw the mice* (five words too), and with a third that is only *cats saw*,
+#    padded with three zero rows. Pass `attention.padding_mask` as the mask. Check that
+#    the padded rows get zero weight and that the third sentence's output is the same
+#    as when it is run alone without padding.
+
 # %% tags=["solution"]
+# Exercise 2: Padding.
 mice = torch.tensor([
     [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # a
     [0.0, 1.0, 0.0, 0.0, 0.0, 1.0],  # cat
@@ -397,11 +399,20 @@ with torch.no_grad():
     out_short, _ = agreement(Q[None], short[None])
 print("weights on padding:", w_b[2, :, 2:].abs().max().item())
 print("same as unpadded:", torch.allclose(out_b[2], out_short[0]))
-print("verb's plural: cats", out_b[0, 1, 0].item(), " cat", out_b[1, 1, 0].item())
+print(f"verb's plural: cats {out_b[0, 1, 0].item():.3f}, "
+      f"cat {out_b[1, 1, 0].item():.3f}")
 # The object position of "cats saw" finds no object: all its keys score 0,
 # so it spreads its weight evenly over the two real words.
 
+# %% [markdown]
+# 3. **Two questions, one query.** The verb position would also like the verb itself,
+#    to know *which* verb to write. Add `W_K[2, 2] = 1.0` so that the verb position
+#    finds both *saw* and *cats*, and look at its weights and its output. What has
+#    happened to the number it needs, and why can one set of weights not answer two
+#    questions at once?
+
 # %% tags=["solution"]
+# Exercise 3: Two questions, one query.
 W_K3 = W_K.clone()
 W_K3[2, 2] = 1.0  # the verb is now found by the verb position too
 with torch.no_grad():

@@ -13,9 +13,9 @@
 # %% [markdown]
 # # Version 5: self-attention
 #
-# Cross-attention projects its input into keys and values but takes its queries, as
-# they are, from another sequence. Version 5 projects the queries too, and from the
-# same input: $Q = X W^Q$. Every position of a sequence now asks a question of every
+# Cross-attention takes its queries from one sequence and its keys and values from
+# another. Version 5 takes all three from the same sequence: the queries are a third
+# projection of the input, $Q = X W^Q$, beside $K = X W^K$ and $V = X W^V$. Every position of a sequence now asks a question of every
 # position of the same sequence, itself included, and its output is a mix of what
 # the whole sequence offers. This is self-attention, the core of the
 # [Transformer](../reference/references.md#vaswani2017).
@@ -31,7 +31,7 @@ import torch
 from IPython.display import Markdown
 
 import attention
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -43,8 +43,10 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # ## What changes
 #
 # In [version 4](07_cross_attention.py) the keys and values were projections of an
-# input $X$, and the queries came from elsewhere. If the queries are projected from
-# the same $X$ as well, all three roles come from one sequence:
+# input $X$, and the queries came from elsewhere. If the queries come from the same
+# $X$ as well, through a projection of their own, all three roles come from one
+# sequence. That, where the queries come from, is the difference between cross- and
+# self-attention; a Transformer's cross-attention projects its queries too:
 #
 # $$Q = X W^Q, \qquad K = X W^K, \qquad V = X W^V, \qquad
 # \operatorname{SelfAttention}(X) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .$$
@@ -63,8 +65,8 @@ torch.set_printoptions(precision=3, sci_mode=False)
 # The weight matrix is square: $T$ queries, one per position, over $T$ keys, one per
 # position. Row $i$ says how much position $i$ draws from each position of its own
 # sequence, and output row $i$ is a new vector for position $i$, built from its
-# context. One of the sources sums up the idea as "what is found outside is found
-# inside": the search that cross-attention ran over another sequence now runs over
+# context. Put briefly, what cross-attention looked for outside, self-attention looks
+# for inside: the search that cross-attention ran over another sequence now runs over
 # the sequence itself, to build a richer representation of each of its elements.
 #
 # In the Transformer, every encoder layer starts with self-attention over the source
@@ -182,8 +184,8 @@ Markdown(
 # %% [markdown]
 # ## Why project the queries
 #
-# One source puts it this way: the queries, keys and values come from the same input,
-# but that does not mean $Q = K = V$. The left panel shows why. Without projections
+# The queries, keys and values come from the same input, but that does not mean
+# $Q = K = V$. The left panel shows why. Without projections
 # the score of word $i$ with word $j$ is $x_i \cdot x_j$, and a vector's dot product
 # with itself, $\lVert x_i \rVert^2$, tends to beat its dot product with any other
 # vector. By the Cauchy–Schwarz inequality,
@@ -348,30 +350,31 @@ Markdown(
 #    `attention.causal_mask(6)`. Check that the first word's output is just its own
 #    value, $x_1 W^V$. Then shuffle the words as in Figure 8.2: is the output still
 #    the shuffled output? Why not?
-# 2. **Tied queries and keys.** Make $W^Q = W^K$ (copy `w_k`'s weight into `w_q`).
-#    How often does a word now attend most to itself, over the 500 random sentences?
-#    Show that the scores are then symmetric, and explain with Cauchy–Schwarz why the
-#    diagonal is favored again.
-# 3. **Positions by hand.** Give each position a vector of its own: append to each
-#    word's embedding a one-hot vector of its position (three extra features for
-#    three-word sentences). Build a `SelfAttention(11)` and show that *dog* now gets
-#    different outputs in *dog bites man* and *man bites dog*.
 
 # %% tags=["solution"]
+# Exercise 1: The causal mask and order.
 causal = attention.causal_mask(6)  # (6, 6), True = may attend
 with torch.no_grad():
     out_m, w_m = layer(X, causal)
     out_ms, _ = layer(X[:, order], causal)
     first_value = layer.w_v(X[0, 0])  # x_1 W_V
 print("first word's weights:", w_m[0, 0])
-print("first output - own value:", (out_m[0, 0] - first_value).abs().max().item())
-print("vs shuffled output:", (out_ms - out_m[:, order]).abs().max().item())
+own_gap = (out_m[0, 0] - first_value).abs().max().item()
+print(f"first output - own value: {own_gap:.1e}")
+print(f"vs shuffled output: {(out_ms - out_m[:, order]).abs().max().item():.3f}")
 # The mask is tied to positions, not to words: after the shuffle a word sees
 # a different set of words (those now before it), so its output changes.
 # A causal mask gives each position a different view of the sequence: a
 # decoder gets some sense of order from it, an encoder (no mask) gets none.
 
+# %% [markdown]
+# 2. **Tied queries and keys.** Make $W^Q = W^K$ (copy `w_k`'s weight into `w_q`).
+#    How often does a word now attend most to itself, over the 500 random sentences?
+#    Show that the scores are then symmetric, and explain with Cauchy–Schwarz why the
+#    diagonal is favored again.
+
 # %% tags=["solution"]
+# Exercise 2: Tied queries and keys.
 tied = attention.SelfAttention(d_model=8)
 tied.load_state_dict(layer.state_dict())
 with torch.no_grad():
@@ -387,7 +390,14 @@ print(f"attending most to itself: {self_first_tied:.1%}")
 # |x_i W| |x_j W|, so a word's own score |x_i W|^2 wins unless another word's
 # projection is longer and points nearly the same way.
 
+# %% [markdown]
+# 3. **Positions by hand.** Give each position a vector of its own: append to each
+#    word's embedding a one-hot vector of its position (three extra features for
+#    three-word sentences). Build a `SelfAttention(11)` and show that *dog* now gets
+#    different outputs in *dog bites man* and *man bites dog*.
+
 # %% tags=["solution"]
+# Exercise 3: Positions by hand.
 def embed_with_positions(sentence: str) -> torch.Tensor:
     """(1, 3, 11): each word's embedding followed by a one-hot of its position."""
     x = embed(sentence)[0]  # (3, 8)
@@ -400,6 +410,6 @@ with torch.no_grad():
         torch.nn.init.normal_(matrix, std=0.5)
     dog_first = positional(embed_with_positions("dog bites man"))[0][0, 0]
     dog_last = positional(embed_with_positions("man bites dog"))[0][0, 2]
-print("dog, two sentences:", (dog_first - dog_last).abs().max().item())
+print(f"dog, two sentences: {(dog_first - dog_last).abs().max().item():.3f}")
 # The inputs now differ (the position features), so the outputs do too:
 # "dog" at position 1 and "dog" at position 3 are different vectors.

@@ -19,8 +19,8 @@
 # padding. When a decoder learns to predict the next word, position $i$ must not see
 # the words after it. A *mask* says, for every query and key, whether the query may
 # attend to that key. This chapter builds the two masks every Transformer uses,
-# combines them, asks what number to put in place of a masked score (the sources
-# disagree, and some of their choices break in half precision), fixes one
+# combines them, asks what number to put in place of a masked score (widely copied
+# code disagrees, and some of its choices break in half precision), fixes one
 # convention for what `True` means, converts the other conventions to it, and ends
 # with dropout on the attention weights. Masks are not a new version of attention:
 # they work with every version, from
@@ -38,7 +38,7 @@ from matplotlib.patches import Patch
 from torch import nn
 
 import attention
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -93,7 +93,7 @@ x = embedding_table[ids]  # (batch, T, d) = (3, 6, 8)
 
 pad = attention.padding_mask(lengths, max_len)  # (batch, 1, T): True = real
 print("x:", tuple(x.shape), " mask:", tuple(pad.shape), pad.dtype)
-print(pad.int())
+print(pad.long())
 
 # %% [markdown]
 # `attention.padding_mask(lengths, max_len)` compares the positions $0, 1, \dots$
@@ -101,7 +101,7 @@ print(pad.int())
 # dimension: every query of a sequence sees the same keys, so the mask broadcasts
 # over the queries. Drawn as a picture, with the token in each cell:
 
-# %%
+# %% tags=["fold"]
 # Plotting glue: draw a boolean mask as filled (True) and empty (False) cells.
 def draw_mask(ax, mask, xlabels=None, ylabels=None, texts=None):
     """A boolean matrix as filled (True) and empty (False) cells."""
@@ -195,14 +195,16 @@ Markdown(
 
 # %%
 causal = attention.causal_mask(5)  # (Tq, Tk) = (5, 5)
-print(causal.int())
+print(causal.long())
 
 # %% [markdown]
-# One source builds the same matrix the other way around, as the strictly upper
-# triangle of ones (`np.triu(..., k=1)`, "the future") subtracted from 1, and shows
-# it with `imshow`. Its caption calls the yellow cells, the ones, the masked
-# positions; but its attention function masks where the mask is 0, so the ones are
-# the positions that are *kept*. The picture, read with the right convention, is this:
+# The widely copied `subsequent_mask` of the Annotated Transformer
+# ([Rush, 2018](../reference/references.md#rush2018)) builds the same matrix the other way around, from the
+# strictly upper triangle of ones (`np.triu(..., k=1)`, "the future"), keeping what
+# is not in it. Tutorials that retell it often show the result with `imshow` and call
+# the yellow cells, the ones, the masked positions; but the attention function they
+# pair it with masks where the mask is 0, so the ones are the positions that are
+# *kept*. The picture, read with the right convention, is this:
 
 # %%
 size = 8
@@ -225,7 +227,7 @@ plt.show()
 # to the lower right: the last query sees every key.
 
 # %%
-print(attention.causal_mask(2, 5).int())  # queries are positions 3 and 4 of 5
+print(attention.causal_mask(2, 5).long())  # queries are positions 3 and 4 of 5
 
 # %% [markdown]
 # ## Combining masks
@@ -266,11 +268,13 @@ plt.show()
 # ## What number goes in place of a masked score?
 #
 # Before the softmax, each masked score is replaced by a very negative number, so
-# that its exponential is 0. Which number? Two of the sources use $-10^{9}$; other
+# that its exponential is 0. Which number? The Annotated Transformer
+# ([Rush, 2018](../reference/references.md#rush2018)) and much code derived from it use $-10^{9}$; other
 # widely copied code uses $-10^{6}$ (the [*Dive into Deep Learning*](../reference/references.md#zhang2023)
 # textbook) or
 # $-9 \times 10^{15}$ (a popular graph-attention implementation); PyTorch's own
-# functions use $-\infty$.
+# functions mask with $-\infty$ inside, though, as a later cell shows, they do not all
+# return what Table 9.2 predicts for $-\infty$.
 # Another common choice is the most negative finite number of the dtype,
 # `torch.finfo(dtype).min`. For a query with at least one allowed key they all give
 # the masked keys weight 0. They differ in two ways: whether the number survives in
@@ -384,6 +388,50 @@ Markdown(
 # reach a float16 tensor (by a cast, since `masked_fill` refuses them) they *are*
 # $-\infty$, and a fully masked query gets NaN.
 #
+# What does PyTorch itself return for such a query? Its two attention functions do not
+# agree. We give each the same query with no allowed key, next to a query that may
+# see every key:
+
+# %%
+q_pt = torch.randn(1, 2, 4)  # (batch, Tq, d): two queries
+k_pt = torch.randn(1, 3, 4)  # (batch, Tk, d): three keys, also the values
+allowed = torch.tensor([[True, True, True],  # query 0 sees every key
+                        [False, False, False]])  # query 1 sees none
+fused = F.scaled_dot_product_attention(q_pt, k_pt, k_pt,
+                                       attn_mask=allowed)
+mha_pt = nn.MultiheadAttention(embed_dim=4, num_heads=1, batch_first=True)
+masked = ~allowed  # nn.MultiheadAttention: True = masked
+mha_default, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=masked)
+mha_no_weights, _ = mha_pt(q_pt, k_pt, k_pt, attn_mask=masked,
+                           need_weights=False)
+results = {"F.scaled_dot_product_attention": fused,
+           "nn.MultiheadAttention": mha_default,
+           "nn.MultiheadAttention, need_weights=False": mha_no_weights}
+for name, result in results.items():
+    row = ", ".join(f"{v:.3f}" for v in result[0, 1].tolist())
+    print(f"{name:<42} query 1: [{row}]")
+
+# %% tags=["remove-input"]
+def what(result):
+    row = result[0, 1]
+    if torch.isnan(row).all():
+        return "NaN"
+    return "zeros" if torch.equal(row, torch.zeros_like(row)) else "numbers"
+
+
+Markdown(
+    f"In torch {torch.__version__}, which built this page, "
+    f"`F.scaled_dot_product_attention` returns **{what(fused)}** for the query that may "
+    f"see no key, while `nn.MultiheadAttention` returns **{what(mha_default)}** for it "
+    f"with its default `need_weights=True`, which computes the weights with a softmax "
+    f"over $-\\infty$ scores as in Table 9.2. With `need_weights=False` the module "
+    f"hands the work to the fused function and returns **{what(mha_no_weights)}**. So "
+    f"the answer depends on the function, on an argument that seems to be about "
+    f"something else, and on the version of PyTorch: code that may meet a fully masked "
+    f"query should decide the answer itself."
+)
+
+# %% [markdown]
 # ## A query with nothing to attend to
 #
 # The package decides what the answer should be: a query with no allowed key gets
@@ -401,8 +449,8 @@ mask = torch.tensor([[True, True, False, False, False],
                      [True, True, True, True, True]])  # (Tq, Tk)
 out_q, weights_q = attention.scaled_dot_product_attention(q, k, v, mask=mask)
 out_q.sum().backward()
-print("weights:\n", weights_q)
-print("output:\n", out_q)
+print("weights:\n", weights_q.detach())
+print("output:\n", out_q.detach())
 print("gradient of query 1:", q.grad[1])
 
 # %% [markdown]
@@ -411,25 +459,26 @@ print("gradient of query 1:", q.grad[1])
 #
 # ## A mask that hides everything
 #
-# One of the sources demonstrates its attention function on a batch of two
-# sequences of four tokens with the mask `torch.zeros(2, 4, 4)`, and its function
-# masks the scores where `mask == 0`. But every entry of that mask is 0, so
+# A demonstration found in tutorials that retell the Annotated Transformer runs its
+# attention function on a batch of two sequences of four tokens with the mask
+# `torch.zeros(2, 4, 4)`, and the function masks the scores where `mask == 0`. But every entry of that mask is 0, so
 # *every* score is masked: each query is in the fully masked case of Table 9.2.
 # Here it is in a few lines:
 
 # %%
 xs = torch.randn(2, 4, 8)  # (batch, T, d)
-scores_src = xs @ xs.transpose(-2, -1) / 8**0.5  # (2, 4, 4)
-mask_src = torch.zeros(2, 4, 4)
-scores_src = scores_src.masked_fill(mask_src == 0, -1e9)  # masks everything
-weights_src = torch.softmax(scores_src, dim=-1)
-print(weights_src[0])
+scores_demo = xs @ xs.transpose(-2, -1) / 8**0.5  # (2, 4, 4)
+mask_demo = torch.zeros(2, 4, 4)
+scores_demo = scores_demo.masked_fill(mask_demo == 0, -1e9)  # masks everything
+weights_demo = torch.softmax(scores_demo, dim=-1)
+print(weights_demo[0])
 
 # %% [markdown]
 # Every weight is exactly $1/4$, whatever the inputs: the example shows a
-# mask-free average of all four values and nothing about attention. Under that
-# source's convention (1 = keep), the mask it meant is `torch.ones(2, 4, 4)`, or a
-# causal one from its own `subsequent_mask`. In this book's convention:
+# mask-free average of all four values and nothing about attention. Under the
+# Annotated Transformer's convention (1 = keep), the mask it meant is
+# `torch.ones(2, 4, 4)`, or a causal one from `subsequent_mask`. In this book's
+# convention:
 
 # %%
 _, weights_fixed = attention.scaled_dot_product_attention(
@@ -438,20 +487,21 @@ _, weights_fixed = attention.scaled_dot_product_attention(
 print(weights_fixed[0])
 
 # %% [markdown]
-# The same source wraps the mask in `Variable(...)`. That wrapper has been
+# The same demonstration wraps the mask in `Variable(...)`, as the 2018 Annotated
+# Transformer did. That wrapper has been
 # deprecated since PyTorch 0.4 (2018), when tensors started to track gradients
 # themselves; it now returns the tensor unchanged, so drop it.
 #
 # ## Converting the other conventions
 #
-# The sources and PyTorch disagree on what a mask entry means. Each converts to the
+# Widely copied code and PyTorch disagree on what a mask entry means. Each converts to the
 # book's convention in one operation:
 #
 # | where | mask | means | to True = may attend |
 # |---|---|---|---|
 # | this book; `F.scaled_dot_product_attention` (bool mask) | bool | `True` = may attend | as is |
-# | one source (`masked_fill(mask == 0, ...)`) | 0/1 integers or floats | 1 = keep | `mask == 1` (or `mask.bool()`) |
-# | another source (`masked_fill(mask, ...)`) | bool | `True` = masked | `~mask` |
+# | the Annotated Transformer (`masked_fill(mask == 0, ...)`) | 0/1 integers or floats | 1 = keep | `mask == 1` (or `mask.bool()`) |
+# | other common code (`masked_fill(mask, ...)`) | bool | `True` = masked | `~mask` |
 # | `nn.MultiheadAttention` (`attn_mask`, `key_padding_mask`) | bool | `True` = masked | `~mask` |
 #
 # `nn.MultiheadAttention` takes its two masks separately: `attn_mask` of shape
@@ -476,15 +526,15 @@ mha_out, mha_weights = mha(
     key_padding_mask=~pad[:, 0, :],  # (batch, Tk), True = masked
     attn_mask=~attention.causal_mask(max_len),  # (Tq, Tk), True = masked
 )
-src003 = ~both  # a "True = masked" mask: converts back with ~
-src002 = both.int()  # a 0/1 mask: converts back with == 1
-ours_from_003, _ = sdpa(x, x, x, mask=~src003)
-ours_from_002, _ = sdpa(x, x, x, mask=src002 == 1)
+masked_convention = ~both  # a "True = masked" mask: converts back with ~
+keep_convention = both.long()  # a 0/1 mask (1 = keep): converts back with == 1
+ours_from_masked, _ = sdpa(x, x, x, mask=~masked_convention)
+ours_from_keep, _ = sdpa(x, x, x, mask=keep_convention == 1)
 
 for name, other in [("F.scaled_dot_product_attention", torch_out),
                     ("nn.MultiheadAttention", mha_out),
-                    ("from a True = masked mask", ours_from_003),
-                    ("from a 0/1 mask", ours_from_002)]:
+                    ("from a True = masked mask", ours_from_masked),
+                    ("from a 0/1 mask", ours_from_keep)]:
     difference = (out_both - other).abs().max().item()
     print(f"max |ours - {name}| = {difference:.1e}")
 difference = (weights_both - mha_weights).abs().max().item()
@@ -501,8 +551,8 @@ print(f"max |weights - nn.MultiheadAttention's| = {difference:.1e}")
 # with *dropout* ([Srivastava et al., 2014](../reference/references.md#srivastava2014)) on the weights: during
 # training each weight is set to 0 with probability $p_{\text{drop}}$, and the surviving weights
 # are multiplied by $1/(1-p_{\text{drop}})$ so that each weight keeps its expected value. A query
-# then cannot rely on any single key always being there. The sources' attention
-# functions take a dropout module, and so does
+# then cannot rely on any single key always being there. The Annotated Transformer's
+# attention function takes a dropout module, and so does
 # `attention.scaled_dot_product_attention`: pass an `nn.Dropout` as `dropout=`.
 
 # %%
@@ -568,9 +618,9 @@ Markdown(
 #   with `&`, by broadcasting.
 # - Fill values like $-10^9$ overflow to $-\infty$ in float16, where `masked_fill`
 #   refuses them. A query whose keys are all masked gets uniform weights over the
-#   masked keys with any finite fill, and NaN with $-\infty$. The package gives it
-#   zero weights and a zero output.
-# - The all-zeros mask of one source masks every key, so every weight is $1/T$: check
+#   masked keys with any finite fill, and NaN with $-\infty$. PyTorch's two attention
+#   functions disagree on it; the package gives it zero weights and a zero output.
+# - An all-zeros mask under the "1 = keep" convention masks every key, so every weight is $1/T$: check
 #   what a mask means before using it. Other conventions convert with `== 1` or `~`.
 # - Dropout on the weights zeroes some of them in training and scales the rest by
 #   $1/(1-p_{\text{drop}})$; the rows stop summing to 1. In eval mode it does nothing.
@@ -582,12 +632,6 @@ Markdown(
 #    other in both directions, while the positions after the prompt are causal. Build
 #    this mask for $T = 6$, $T_p = 3$ from `attention.causal_mask` and one more boolean
 #    tensor, and check which keys queries 1 and 4 may attend to.
-# 2. A *sliding-window* causal mask lets query $i$ see only keys
-#    $i - w < j \le i$. Build it for $T = 8$, $w = 3$ by combining two masks, and
-#    count the allowed keys of each query.
-# 3. Dropout keeps each weight's expected value. Check it: average the weights of
-#    Figure 9.4 over 2000 draws of dropout in training mode and compare the average
-#    with the eval-mode weights.
 
 # %% tags=["solution"]
 # Exercise 1: causal, OR "both positions are in the prompt".
@@ -595,17 +639,27 @@ T, P = 6, 3
 in_prompt = torch.arange(T) < P  # (T,)
 both_in_prompt = in_prompt[:, None] & in_prompt[None, :]  # (T, T)
 prefix = attention.causal_mask(T) | both_in_prompt  # (T, T)
-print(prefix.int())
+print(prefix.long())
 print("query 1 sees keys", prefix[1].nonzero().flatten().tolist())  # prompt
 print("query 4 sees keys", prefix[4].nonzero().flatten().tolist())  # its past
+
+# %% [markdown]
+# 2. A *sliding-window* causal mask lets query $i$ see only keys
+#    $i - w < j \le i$. Build it for $T = 8$, $w = 3$ by combining two masks, and
+#    count the allowed keys of each query.
 
 # %% tags=["solution"]
 # Exercise 2: causal AND "not more than w - 1 positions back".
 T, w = 8, 3
 i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
 window = attention.causal_mask(T) & (j > i - w)  # (T, T)
-print(window.int())
+print(window.long())
 print("allowed keys per query:", window.sum(dim=-1).tolist())
+
+# %% [markdown]
+# 3. Dropout keeps each weight's expected value. Check it: average the weights of
+#    Figure 9.4 over 2000 draws of dropout in training mode and compare the average
+#    with the eval-mode weights.
 
 # %% tags=["solution"]
 # Exercise 3: the mean of many dropped-out weight matrices.

@@ -33,8 +33,8 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.cost import multi_head_attention_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import multi_head_attention_cost
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -161,7 +161,7 @@ Markdown(
     f"trained Transformers ([Clark et al., 2019](../reference/references.md#clark2019); "
     f"[Voita et al., 2019](../reference/references.md#voita2019)) found heads that "
     f"attend to the previous token, to the object of a verb, or to the noun a "
-    f"determiner belongs to, each head with its own job. The sources put the same idea "
+    f"determiner belongs to, each head with its own job. The same idea is often put "
     f"in other words: each head works on its own part of every word's features, and "
     f"the relations between queries, keys and values are decoupled further."
 )
@@ -202,7 +202,7 @@ print("combine_heads:", tuple(back.shape),
       " equal to the input:", torch.equal(back, projected))
 print("heads tensor contiguous in memory:", heads.is_contiguous())
 
-# %%
+# %% tags=["fold"]
 fig, axes = plt.subplots(1, 4, figsize=(8.0, 2.3), layout="constrained",
                          gridspec_kw={"width_ratios": [12, 4, 4, 4]})
 grid = projected[0].numpy()  # (T, d_model) of sequence 0
@@ -234,11 +234,15 @@ plt.show()
 # head sees every position, but only its own 4 features of each.
 #
 # After the transpose the tensor is no longer stored in order in memory, so `.view`
-# cannot flatten it back; the sources call `.contiguous()` first to make a copy, then
-# `.view(batch, -1, d_model)`. The package's `combine_heads` uses `flatten`, which
-# copies only when it has to. The sources build the four linear layers as four deep
-# copies of one layer (a `clones` helper), which starts all four with the *same*
-# random weights; the package builds four layers, each with its own initialization.
+# cannot flatten it back; a widely copied implementation, the Annotated Transformer
+# ([Rush, 2018](../reference/references.md#rush2018)), calls `.contiguous()` first to
+# make a copy, then `.view(batch, -1, d_model)`. The package's `combine_heads` uses
+# `flatten`, which copies only when it has to. The Annotated Transformer also builds
+# the four linear layers as four deep copies of one layer (its `clones` helper), so
+# the four start as identical copies; its `make_model` then draws every weight matrix
+# afresh (Glorot's initialization), which makes them differ, while the four bias
+# vectors stay identical copies. The package builds four layers, each with its own
+# initialization.
 #
 # A head's slice of the projected queries is exactly what a separate, smaller
 # projection $W^Q_i$ would give: the rows of `w_q.weight` belong to the heads in
@@ -247,8 +251,8 @@ plt.show()
 #
 # With masks, the heads share the mask of the sequence: a mask of shape
 # `(batch, Tq, Tk)` or `(batch, 1, Tk)` gets a heads dimension of size 1 inserted,
-# `(batch, 1, Tq, Tk)`, and broadcasts over the heads; one of the sources does the
-# same with `mask.unsqueeze(1)`. Dropout, if the module is built with
+# `(batch, 1, Tq, Tk)`, and broadcasts over the heads; the Annotated Transformer does
+# the same with `mask.unsqueeze(1)`. Dropout, if the module is built with
 # `MultiHeadAttention(d_model, num_heads, dropout=p)`, acts on the weights of every
 # head during training, as in [Chapter 9](09_masks.py#dropout-on-the-attention-weights).
 # The whole forward pass, with its shapes:
@@ -270,7 +274,7 @@ plt.show()
 # heads computes a $T_q \times T_k$ score matrix from vectors of size $d_{\text{model}}/h$,
 # so all heads together do $h \cdot 2 T_q T_k (d_{\text{model}}/h) = 2 T_q T_k
 # d_{\text{model}}$ FLOPs for the scores, exactly as one head of full width. Only the
-# softmax, one per head, grows with $h$. `attention.cost.multi_head_attention_cost`
+# softmax, one per head, grows with $h$. `attention.fast.cost.multi_head_attention_cost`
 # counts it, and the parameters come from the module itself, for a model the size of
 # the original Transformer's ($d_{\text{model}} = 512$) on 128 positions:
 
@@ -284,25 +288,40 @@ for h in [1, 2, 4, 8, 16, 64]:
     rows.append((h, d_ref // h, params, cost))
 
 # %% tags=["remove-input"]
-table = "| heads × d_head | parameters | matmul FLOPs | element-wise FLOPs |\n"
-table += "|---:|---:|---:|---:|\n"
-table += "\n".join(f"| {h} × {dh} | {p:,} | {c.matmul:,} | {c.elementwise:,} |"
-                   for h, dh, p, c in rows)
+table = ("| $h \\times d_{\\text{head}}$ | parameters | matmul FLOPs "
+         "| element-wise | weights |\n")
+table += "|---:|---:|---:|---:|---:|\n"
+table += "\n".join(f"| {h} × {dh} | {p:,} | {c.matmul:,} | {c.elementwise:,} "
+                   f"| {h * T_ref**2:,} |" for h, dh, p, c in rows)
 Markdown(f"**Table 10.1.** Multi-head attention with $d_{{\\text{{model}}}} = {d_ref}$ "
-         f"on $T = {T_ref}$ positions, by number of heads.\n\n" + table)
+         f"on $T = {T_ref}$ positions, by number of heads: parameters, FLOPs of the "
+         f"matrix products and of the element-wise work, and the number of attention "
+         f"weights one sequence produces, $h T^2$.\n\n" + table)
 
 # %% tags=["remove-input"]
 p_formula = 4 * d_ref**2 + 4 * d_ref
 growth = rows[-1][3].total / rows[0][3].total - 1
+scale_flops = T_ref * d_ref  # the queries times 1/sqrt(d_head): T d, any h
+softmax_per_head = rows[0][3].elementwise - scale_flops  # one head: the rest is softmax
+weights_mib = {h: 4 * h * T_ref**2 / 2**20 for h, *_ in rows}  # float32, one sequence
+assert all(c.elementwise == h * softmax_per_head + scale_flops for h, _, _, c in rows)
 Markdown(
     f"The parameters are the same for every head count: four $d_{{\\text{{model}}}} "
     f"\\times d_{{\\text{{model}}}}$ weight matrices and four bias vectors, "
     f"$4 d_{{\\text{{model}}}}^2 + 4 d_{{\\text{{model}}}}$, here {p_formula:,}. So are the "
-    f"matrix-multiplication FLOPs. The element-wise work (the softmax's exponentials, "
-    f"sums and divisions, and the scaling) grows with the number of heads, but even at "
-    f"64 heads the total is only {growth:.1%} more than with one. Choosing the number of "
-    f"heads is choosing how to slice a fixed budget, not how much to spend. (The "
-    f"package's tests check these formulas against PyTorch's own FLOP counter, "
+    f"matrix-multiplication FLOPs. Of the element-wise work, the scaling of the queries "
+    f"costs $T d_{{\\text{{model}}}} = {scale_flops:,}$ FLOPs in every row, whatever $h$ "
+    f"is; it is the softmax ({softmax_per_head:,} FLOPs per head, "
+    f"{softmax_per_head // T_ref**2} per score) that grows "
+    f"with the number of heads. Even at {rows[-1][0]} heads the total is only "
+    f"{growth:.1%} more than with one. So for parameters and FLOPs, choosing the number "
+    f"of heads is choosing how to slice a fixed budget, not how much to spend. Not for "
+    f"memory: every head keeps its own $T \\times T$ weights, so a batch holds weights of "
+    f"shape `(batch, h, T, T)`, $h$ times as many as one head. For one sequence of "
+    f"{T_ref} positions in float32 that is {weights_mib[1]:.3f} MiB with one head and "
+    f"{weights_mib[rows[-1][0]]:.0f} MiB with {rows[-1][0]} "
+    f"([Chapter 15](15_what_attention_costs.py) measures what that costs). (The "
+    f"package's tests check the FLOP formulas against PyTorch's own FLOP counter, "
     f"`torch.utils.flop_counter.FlopCounterMode`, run on the module.)"
 )
 
@@ -408,16 +427,6 @@ Markdown(
 # 1. Check that head 1's queries, the slice `split_heads(w_q(x))[:, 1]`, are what a
 #    separate projection with rows $d_{\text{head}}$ to $2 d_{\text{head}} - 1$ of
 #    `w_q.weight` (and the same slice of the bias) gives.
-# 2. Each head's score matrix $Q_i K_i^\top$ is $T \times T$ but is built from vectors of
-#    size $d_{\text{head}}$, so its rank is at most $d_{\text{head}}$. For random inputs
-#    with $T = 32$ and $d_{\text{model}} = 64$, compute the rank of head 0's score
-#    matrix for 1, 4, 16 and 64 heads. What do many heads give up?
-# 3. *Multi-query attention* keeps $h$ query heads but only one key head and one value
-#    head, shared by all of them, which shrinks what a generating model must cache.
-#    Count its parameters for $d_{\text{model}} = 512$, $h = 8$ (without biases), and run
-#    it with `attention.scaled_dot_product_attention`, letting a key tensor of shape
-#    `(batch, 1, T, d_head)` broadcast against queries of shape
-#    `(batch, heads, T, d_head)`.
 
 # %% tags=["solution"]
 # Exercise 1: head 1 uses rows d_head .. 2 d_head - 1 of w_q.weight (W_q^T).
@@ -426,7 +435,13 @@ dh = mha.d_head
 rows_1 = slice(dh, 2 * dh)
 separate = x1 @ mha.w_q.weight[rows_1].T + mha.w_q.bias[rows_1]  # (2, 5, 4)
 sliced = mha.split_heads(mha.w_q(x1))[:, 1]  # (batch, T, d_head)
-print("max |difference|:", (separate - sliced).abs().max().item())
+print(f"max |difference|: {(separate - sliced).abs().max().item():.1e}")
+
+# %% [markdown]
+# 2. Each head's score matrix $Q_i K_i^\top$ is $T \times T$ but is built from vectors of
+#    size $d_{\text{head}}$, so its rank is at most $d_{\text{head}}$. For random inputs
+#    with $T = 32$ and $d_{\text{model}} = 64$, compute the rank of head 0's score
+#    matrix for 1, 4, 16 and 64 heads. What do many heads give up?
 
 # %% tags=["solution"]
 # Exercise 2: the rank of one head's scores is at most d_head.
@@ -441,6 +456,14 @@ for h in [1, 4, 16, 64]:
 # With d_head = 1 a head's scores are an outer product: every query ranks
 # the keys in the same order (or reversed). Many tiny heads trade expressive
 # heads for more of them.
+
+# %% [markdown]
+# 3. *Multi-query attention* keeps $h$ query heads but only one key head and one value
+#    head, shared by all of them, which shrinks what a generating model must cache.
+#    Count its parameters for $d_{\text{model}} = 512$, $h = 8$ (without biases), and run
+#    it with `attention.scaled_dot_product_attention`, letting a key tensor of shape
+#    `(batch, 1, T, d_head)` broadcast against queries of shape
+#    `(batch, heads, T, d_head)`.
 
 # %% tags=["solution"]
 # Exercise 3: multi-query attention, with one shared key head and value head.

@@ -37,8 +37,8 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.plotting import COLORS, use_book_style
-from attention.positional_encoding import frequencies, offset_matrix
+from attention.book.plotting import COLORS, use_book_style
+from attention.transformer.positional_encoding import frequencies, offset_matrix
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -171,7 +171,7 @@ Markdown(
 # table can be computed for any position, however far.
 #
 # `attention.sinusoidal_encoding(max_len, d_model)` returns the table, one row per
-# position; `frequencies(d_model)` (in `attention.positional_encoding`) returns the
+# position; `frequencies(d_model)` (in `attention.transformer.positional_encoding`) returns the
 # $\omega_i$.
 
 # %%
@@ -341,7 +341,7 @@ plt.show()
 # less for pair 2. Going from 2 to 5 is the same turn as going from 4 to 7: a shift by
 # $\Delta p$ is one rotation, whatever the start.
 #
-# `offset_matrix(k, d_model)` (in `attention.positional_encoding`) builds $R_{\Delta p}$. Here is
+# `offset_matrix(k, d_model)` (in `attention.transformer.positional_encoding`) builds $R_{\Delta p}$. Here is
 # its top-left corner for $\Delta p = 3$, two rotation blocks with zeros around them, and a
 # check of $\mathrm{PE}_{p+\Delta p} = \mathrm{PE}_p R_{\Delta p}^\top$ on every position of a
 # 200-row table at once.
@@ -349,7 +349,7 @@ plt.show()
 # %%
 k = 3
 M = offset_matrix(k, 64)  # (64, 64), float64, block diagonal
-print(M[:4, :4])
+print(M[:4, :4].numpy().round(3))
 table = attention.sinusoidal_encoding(200, 64, dtype=torch.float64)  # (200, 64)
 shifted = table[:-k] @ M.T  # row p becomes an estimate of row p + k
 shift_error = (shifted - table[k:]).abs().max().item()
@@ -441,13 +441,24 @@ Markdown(
 # Vaswani et al. tried both and report nearly identical results (25.7 against 25.8
 # BLEU on their English–German development set). They kept the sinusoids, hoping the
 # model would handle sentences longer than any seen in training, since the formula
-# gives a vector for every position. In practice models extrapolate poorly with
-# either scheme, which led to encodings of *relative* position. One of them, rotary
-# position embedding (RoPE, [Su et al., 2021](../reference/references.md#su2021)), applies the rotation $R_p$ to
-# the query
-# and the key of position $p$ instead of adding anything, so that their dot product
-# depends only on the offset between them: the rotation of this chapter, moved inside
-# the attention.
+# gives a vector for every position.
+#
+# Encodings of *relative* position came soon after, first to let attention see
+# distances directly. [Shaw, Uszkoreit and Vaswani (2018)](../reference/references.md#shaw2018)
+# add a learned vector for the (clipped) offset between a query and a key inside
+# attention. Rotary position embedding (RoPE,
+# [Su et al., 2021](../reference/references.md#su2021)) applies the rotation $R_p$ to the
+# query and the key of position $p$ instead of adding anything, so that their dot
+# product depends only on the offset between them: the rotation of this chapter, moved
+# inside the attention. Whether a model trained on short sequences can read longer
+# ones was measured later, and the hope behind the sinusoids did not hold up:
+# [Press, Smith and Lewis (2022)](../reference/references.md#press2022) found that
+# language models with sinusoidal positions, and with RoPE too, get worse soon past
+# their training length. Their answer, ALiBi, adds no position vectors at all: it
+# lowers each score in proportion to the distance between the query and the key, and
+# it was built to extrapolate. RoPE, now the most common choice, reaches well past its
+# training length only when its rotations are rescaled. Part V (chapter 19) covers
+# RoPE and ALiBi in depth.
 #
 # ## How the encoding enters the model
 #
@@ -521,17 +532,9 @@ Markdown(
 #    `sinusoidal_encoding(2048, 512)` has length $\sqrt{256} = 16$, and explain why
 #    with $\sin^2 + \cos^2 = 1$. What is then the cosine similarity of positions $p$
 #    and $p + \Delta p$, in terms of the dot product?
-# 2. **Too long a sentence.** Run `PositionalEncoding(d_model=16, max_len=10)` on a
-#    batch of shape `(1, 12, 16)` and read the error. How would you fix it for the
-#    sinusoidal encoding, and why is there no such fix for a learned table?
-# 3. **The slowest pair.** For $d_{\text{model}} = 512$, compute the wavelength of the
-#    last pair, $i = 255$. How far round its circle does it turn over 512 positions, in
-#    degrees?
-# 4. **Shifts compose.** Check numerically that $R_{\Delta p_1} R_{\Delta p_2} = R_{\Delta p_1 + \Delta p_2}$ and
-#    $R_{-\Delta p} = R_{\Delta p}^\top$ for a few offsets, and say in words what each identity means.
 
 # %% tags=["solution"]
-# Exercise 1
+# Exercise 1: Every row has the same length.
 table_512 = attention.sinusoidal_encoding(2048, 512, dtype=torch.float64)
 lengths = table_512.norm(dim=-1)  # (2048,)
 print(f"row lengths: min {lengths.min():.12f}, max {lengths.max():.12f}")
@@ -540,8 +543,13 @@ print(f"row lengths: min {lengths.min():.12f}, max {lengths.max():.12f}")
 # sqrt(d_model/2), the cosine similarity is the dot product divided by d_model/2:
 # cos(PE_p, PE_{p+dp}) = (2 / d_model) * sum_i cos(dp omega_i), dp the offset.
 
+# %% [markdown]
+# 2. **Too long a sentence.** Run `PositionalEncoding(d_model=16, max_len=10)` on a
+#    batch of shape `(1, 12, 16)` and read the error. How would you fix it for the
+#    sinusoidal encoding, and why is there no such fix for a learned table?
+
 # %% tags=["solution"]
-# Exercise 2
+# Exercise 2: Too long a sentence.
 short = attention.PositionalEncoding(d_model=16, max_len=10)
 try:
     short(torch.zeros(1, 12, 16))  # (batch, T=12, d_model)
@@ -554,8 +562,13 @@ print("same first rows:", torch.equal(short.encoding, longer.encoding[:10]))
 # first rows do not change). A learned table has no rows beyond max_len,
 # and rows added later would be untrained: the model must train further.
 
+# %% [markdown]
+# 3. **The slowest pair.** For $d_{\text{model}} = 512$, compute the wavelength of the
+#    last pair, $i = 255$. How far round its circle does it turn over 512 positions, in
+#    degrees?
+
 # %% tags=["solution"]
-# Exercise 3
+# Exercise 3: The slowest pair.
 omega_last = frequencies(512)[-1].item()  # 10000 ** (-510 / 512)
 turn = math.degrees(512 * omega_last)
 print(f"wavelength of pair 255: {2 * math.pi / omega_last:,.0f} positions")
@@ -563,8 +576,12 @@ print(f"turn over 512 positions: {turn:.1f} degrees")
 # The slowest pair barely moves over a typical sequence: it is close to
 # constant, which is why the bottom of the table in Figure 11.1 looks flat.
 
+# %% [markdown]
+# 4. **Shifts compose.** Check numerically that $R_{\Delta p_1} R_{\Delta p_2} = R_{\Delta p_1 + \Delta p_2}$ and
+#    $R_{-\Delta p} = R_{\Delta p}^\top$ for a few offsets, and say in words what each identity means.
+
 # %% tags=["solution"]
-# Exercise 4
+# Exercise 4: Shifts compose.
 def shift(k: int) -> torch.Tensor:
     """M_k for d_model = 64."""
     return offset_matrix(k, 64)
@@ -574,5 +591,5 @@ print("M_5 M_-3 = M_2:  ", torch.allclose(shift(5) @ shift(-3), shift(2)))
 print("R_10 R_30 = R_40:", torch.allclose(shift(10) @ shift(30), shift(40)))
 print("R_-7 = R_7^T:    ", torch.allclose(shift(-7), shift(7).T))
 # Shifting by one offset and then by another is shifting by their sum (rotation
-# angles add); shifting back by an offset undoes shifting by it (a rotation's inverse is its
-# transpose).
+# angles add); shifting back by an offset undoes shifting by it (a rotation's
+# inverse is its transpose).

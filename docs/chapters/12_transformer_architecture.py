@@ -26,7 +26,7 @@
 # the totals the paper reports, which do not quite match. Training comes in
 # [Chapter 13](13_training_a_transformer.py).
 
-# %%
+# %% tags=["fold"]
 import math
 
 import matplotlib.pyplot as plt
@@ -39,8 +39,8 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 from torch import nn
 
 import attention
-from attention.evolution import count_parameters
-from attention.plotting import COLORS, use_book_style
+from attention.versions.overview import count_parameters
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -362,7 +362,7 @@ with torch.no_grad():
     one_by_one = torch.stack([layer.feed_forward(x[:, t])  # (batch, d_model)
                               for t in range(7)], dim=1)
 print("max |whole sequence - one position at a time|:",
-      (whole - one_by_one).abs().max().item())
+      f"{(whole - one_by_one).abs().max().item():.1e}")
 
 # %% [markdown]
 # Small as it looks, it holds most of a layer's parameters. At the paper's sizes:
@@ -807,12 +807,6 @@ Markdown(
 # 1. Write the parameter count of one decoder layer as a formula in $d_{\text{model}}$
 #    and $d_{\text{ff}}$, and check it with `count_parameters` for the base and the big
 #    model's sizes.
-# 2. Build a pre-norm `EncoderLayer` and check its output against the formula
-#    $x' = x + \operatorname{MHA}(\operatorname{LN}_1(x))$,
-#    $x'' = x' + \operatorname{FFN}(\operatorname{LN}_2(x'))$, computed by hand from the
-#    layer's members `norms`, `self_attention` and `feed_forward`.
-# 3. How does the base model's parameter count change with the number of heads, from 1
-#    to 64? And with $d_{\text{ff}}$? Predict, then count.
 
 # %% tags=["solution"]
 # Exercise 1: two attentions (4 d^2 + 4 d each), the feed-forward network
@@ -827,6 +821,12 @@ for d, heads, d_ff in [(512, 8, 2048), (1024, 16, 4096)]:
     print(f"d_model={d:4d}: formula {decoder_layer_formula(d, d_ff):,}, "
           f"counted {counted:,}")
 
+# %% [markdown]
+# 2. Build a pre-norm `EncoderLayer` and check its output against the formula
+#    $x' = x + \operatorname{MHA}(\operatorname{LN}_1(x))$,
+#    $x'' = x' + \operatorname{FFN}(\operatorname{LN}_2(x'))$, computed by hand from the
+#    layer's members `norms`, `self_attention` and `feed_forward`.
+
 # %% tags=["solution"]
 # Exercise 2: a pre-norm layer by hand.
 pre = attention.EncoderLayer(16, 4, 64, norm_first=True)
@@ -836,7 +836,11 @@ with torch.no_grad():
     attended, _ = pre.self_attention(normed, normed, normed)
     h = x + attended  # (batch, T, d_model)
     by_hand = h + pre.feed_forward(pre.norms[1](h))
-    print("max |layer - by hand|:", (pre(x) - by_hand).abs().max().item())
+    print(f"max |layer - by hand|: {(pre(x) - by_hand).abs().max().item():.1e}")
+
+# %% [markdown]
+# 3. How does the base model's parameter count change with the number of heads, from 1
+#    to 64? And with $d_{\text{ff}}$? Predict, then count.
 
 # %% tags=["solution"]
 # Exercise 3: the heads only split d_model into slices; the count stays.

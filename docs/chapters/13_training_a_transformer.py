@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 import attention
-from attention.evolution import count_parameters
-from attention.plotting import COLORS, use_book_style
-from attention.seq2seq import Seq2SeqTransformer, greedy_decode
-from attention.tasks import END, PAD, START, DigitTask, decoder_input
-from attention.training import (sequence_accuracy, sequence_loss, train,
+from attention.versions.overview import count_parameters
+from attention.book.plotting import COLORS, use_book_style
+from attention.transformer.seq2seq import Seq2SeqTransformer, greedy_decode
+from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
+from attention.transformer.training import (sequence_accuracy, sequence_loss, train,
                                 warmup_then_decay)
 
 use_book_style()
@@ -52,7 +52,7 @@ torch.set_num_threads(1)  # fast for small tensors; the same numbers every build
 # ## The task: reverse a string of digits
 #
 # A source is a string of 2 to 8 random digits; its target is the same digits in
-# reverse order, followed by an end token. `attention.tasks.DigitTask` generates as
+# reverse order, followed by an end token. `attention.transformer.tasks.DigitTask` generates as
 # many pairs as we ask for. Tokens are small integers: 0 is padding, 1 is the start
 # token, 2 the end token, and each digit is its value plus 3, so the vocabulary has 13 tokens.
 # Sources are padded to 8 positions, targets to 9 (one more, for the end token).
@@ -239,8 +239,10 @@ Markdown(
 # than the others: past a certain confidence, more confidence costs loss. The loss
 # is smallest when $\hat y = y$, at the entropy of $y$. That keeps the model from
 # becoming extremely sure of the training examples, which tends to help on examples
-# it has not seen. In our trials of this setup with several seeds, the held-out
-# accuracy varied more from seed to seed without smoothing than with it.
+# it has not seen. Vaswani et al. ([2017](../reference/references.md#vaswani2017)) report
+# that smoothing made their model's perplexity worse, since the model learns to be less
+# sure, but improved its accuracy and its BLEU score. This page trains one model, with
+# one seed, so it cannot measure the effect here.
 
 # %%
 smoothing = 0.1
@@ -266,7 +268,7 @@ Markdown(
 #
 # The optimizer is Adam ([Kingma and Ba, 2015](../reference/references.md#kingma2015))
 # with the paper's settings ($\beta_1 = 0.9$, $\beta_2 = 0.98$), written out in
-# `attention.training.Adam`. Adam keeps, for every parameter, a running average
+# `attention.transformer.training.Adam`. Adam keeps, for every parameter, a running average
 # $\bar g$ of its gradient $g$ and $\overline{g^2}$ of the gradient's square, and moves
 # the parameter by the learning rate times $\bar g / \sqrt{\overline{g^2}}$. The ratio is about $\pm 1$ when the gradient
 # keeps its sign and smaller when it flips back and forth, so each step moves each
@@ -373,7 +375,7 @@ Markdown(
 # decoder, take the most likely next token, append it to the decoder's input, and
 # repeat until the model writes the end token (or a length limit is reached). The
 # encoder runs only once, since the source does not change. This is *greedy*
-# decoding, `attention.seq2seq.greedy_decode`. Here are its steps on one held-out
+# decoding, `attention.transformer.seq2seq.greedy_decode`. Here are its steps on one held-out
 # source, with the probability the model gives each chosen token:
 
 # %%
@@ -580,16 +582,9 @@ plt.show()
 # 1. **Your own sequence.** Reverse a digit string of your choice with the trained
 #    model (make the token ids by hand, pad to 8). Then try a string of 9 or 10
 #    digits, longer than any the model saw. What happens, and why might it?
-# 2. **The mask at work.** Take one source and its decoder input, and compute the
-#    teacher-forced logits. Change the decoder input at position 5 and compute them
-#    again. Which positions' logits change? Which must not?
-# 3. **Sorting instead.** Make `DigitTask("sort")` and print a few pairs. Show that
-#    shuffling a source's digits never changes its target. For sorting, what would
-#    the cross-attention of a trained model have to look like, and why can it not be
-#    a fixed pattern of positions like the anti-diagonal? (Training the same model on
-#    sorting, with the code of this page, takes about as long as reversal.)
 
 # %% tags=["solution"]
+# Exercise 1: Your own sequence.
 def reverse_digits(text: str) -> str:
     """Greedy-decode the trained model on a string of digits, e.g. '3141'."""
     ids = torch.tensor([[3 + int(c) for c in text]])  # (1, length)
@@ -607,7 +602,13 @@ for text in ["31415926", "2718", "123456789", "9876543210"]:
 # the next, so a 9-digit string may still come out right; but nothing in training
 # asked for it, and the further past 8, the less the model has to go on.
 
+# %% [markdown]
+# 2. **The mask at work.** Take one source and its decoder input, and compute the
+#    teacher-forced logits. Change the decoder input at position 5 and compute them
+#    again. Which positions' logits change? Which must not?
+
 # %% tags=["solution"]
+# Exercise 2: The mask at work.
 src, tgt = source[:1], target[:1]  # (1, 8), (1, 9)
 dec_in = decoder_input(tgt)  # (1, 9)
 changed = dec_in.clone()
@@ -621,7 +622,15 @@ print("positions 0-4 unchanged:", torch.equal(before[0, :5], after[0, :5]))
 # Positions 0 to 4 cannot see position 5: the causal mask hides it, so their logits
 # are bit-for-bit the same. Positions 5 and later see the new token and change.
 
+# %% [markdown]
+# 3. **Sorting instead.** Make `DigitTask("sort")` and print a few pairs. Show that
+#    shuffling a source's digits never changes its target. For sorting, what would
+#    the cross-attention of a trained model have to look like, and why can it not be
+#    a fixed pattern of positions like the anti-diagonal? (Training the same model on
+#    sorting, with the code of this page, takes about as long as reversal.)
+
 # %% tags=["solution"]
+# Exercise 3: Sorting instead.
 sort_task = DigitTask("sort", min_len=2, max_len=8)
 s, t = sort_task.sample(3, torch.Generator().manual_seed(0))
 for a, b in zip(s, t):

@@ -25,8 +25,8 @@
 # `torch.nn.functional.scaled_dot_product_attention`, and the whole
 # `torch.nn.MultiheadAttention` layer), and the share of the machine's matrix-multiply
 # rate that each one reaches. The measurements change from machine to machine and
-# from build to build; every measured figure names the hardware and the library
-# versions it ran on.
+# from build to build; the page says once, before the measurements, which hardware and
+# library versions they ran on.
 
 # %%
 import os
@@ -34,8 +34,6 @@ import os
 # Torch reads these once, when it loads: set them before `import torch`.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle threads sleep
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # big tensors: 2 MiB pages
-
-import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,11 +43,11 @@ from IPython.display import Markdown
 from torch import nn
 
 import attention
-from attention.measure import describe_machine, median_times, peak_memory
-from attention.cost import (dot_product_attention_cost, matmul_flops,
+from attention.book.measure import describe_machine, median_times, peak_memory
+from attention.fast.cost import (dot_product_attention_cost, matmul_flops,
                             multi_head_attention_cost, projection_cost,
                             softmax_flops)
-from attention.plotting import COLORS, use_book_style
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -68,19 +66,23 @@ torch.set_num_threads(os.cpu_count() or 1)  # the measurements use every core
 # |---|---|---|---|
 # | project | $Q = X W^Q$, $K = X W^K$, $V = X W^V$ | $3 \times (T, d)$ | $3 \cdot 2 T d^2$ |
 # | score | $Q_i K_i^\top / \sqrt{d_{\text{head}}}$ in every head $i$ | $(h, T, T)$ | $h \cdot 2 T^2 d_{\text{head}} = 2 T^2 d$ |
-# | softmax | a softmax over every row | $(h, T, T)$ | $3 h T^2$ |
+# | softmax | a softmax over every row | $(h, T, T)$ | $5 h T^2$ |
 # | pool | weights times $V_i$ in every head | $(h, T, d_{\text{head}})$ | $2 T^2 d$ |
 # | mix | concatenate the heads, times $W^O$ | $(T, d)$ | $2 T d^2$ |
 #
-# The FLOPs follow the conventions of `attention.cost`: a product of a $(d_1, d_2)$ and a
-# $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and the softmax's
-# exponential, sum and division cost one FLOP per entry each. Adding up, and leaving
+# The FLOPs follow the conventions of `attention.fast.cost`: a product of a $(d_1, d_2)$ and a
+# $(d_2, d_3)$ matrix costs $2 d_1 d_2 d_3$ (a multiply and an add per term), and a softmax
+# costs 5 FLOPs per entry, one for each of its steps: the row's maximum (a comparison),
+# subtracting it, the exponential, the sum and the division. The maximum and the
+# subtraction are what keep the exponential from overflowing
+# ([Chapter 1](01_softmax.py)), and [Chapter 16](16_online_softmax_and_flash_attention.py)
+# builds on them, so they count like the rest. Adding up, and leaving
 # out the scale ($T d$, folded into the queries) and the biases:
 #
 # $$
 # \underbrace{8 T d^2}_{\text{projections}}
 # \; + \; \underbrace{4 T^2 d}_{QK^\top \text{ and weights} \cdot V}
-# \; + \; \underbrace{3 h T^2}_{\text{softmax}} .
+# \; + \; \underbrace{5 h T^2}_{\text{softmax}} .
 # $$
 #
 # The projections grow like $T$: every position is multiplied by the same four
@@ -132,8 +134,10 @@ gflops = {
     "projections: 8Td²": [s["projections"] / 1e9 for s in by_step],
     "QKᵀ and weights · V: 4T²d":
         [(s["scores"] + s["weights @ V"]) / 1e9 for s in by_step],
-    "softmax: 3hT²": [s["softmax"] / 1e9 for s in by_step],
+    "softmax: 5hT²": [s["softmax"] / 1e9 for s in by_step],
 }
+
+# %% tags=["fold"]
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 for (label, values), marker in zip(gflops.items(), ["o-", "s-", "^-"]):
     ax.plot(lengths_counted, values, marker, label=label)
@@ -158,7 +162,7 @@ Markdown(
     f"logarithmic. On such axes $T$ is a line of slope 1 and $T^2$ a line of slope 2. "
     f"The projections cost more up to $T = 2d = {crossover}$ (dotted line), the "
     f"$T^2$ matrix products more beyond it. The softmax stays below both: per score "
-    f"it costs 3 FLOPs where the two matrix products cost $4 d_{{\\text{{head}}}} = "
+    f"it costs {softmax_flops(1, 1)} FLOPs where the two matrix products cost $4 d_{{\\text{{head}}}} = "
     f"{4 * d_head}$."
 )
 
@@ -278,7 +282,7 @@ Markdown(
 # Counts say how the work grows; they do not say how long it takes. Two more things
 # decide that: how fast the machine multiplies matrices, and how much time goes into
 # work that is not matrix multiplication, moving the $T \times T$ matrix in and out of
-# memory above all. So we measure, with two functions of `attention.measure`:
+# memory above all. So we measure, with two functions of `attention.book.measure`:
 #
 # - `median_times(functions, repeats=3, warmup=1)` runs the functions in turns,
 #   one round after another, the first `warmup` rounds untimed, and returns each
@@ -288,22 +292,21 @@ Markdown(
 #   allocator while the function runs (with `torch.profiler`) and returns the largest
 #   number of bytes held at once.
 #
-# The setup cell set three environment variables before torch loaded, because torch
-# reads them only then. The first lets idle worker threads sleep instead of spinning,
-# which on a machine shared with other work keeps a spinning thread from holding the
-# core the next operation needs; the second backs large tensors with 2 MiB pages,
-# saving the explicit core a page fault per 4 KiB of every fresh $T \times T$ tensor;
-# the third keeps the profiler from printing. The package's benchmark
-# (`python -m attention.benchmark`) does the same. The numbers below were measured
-# while this page was built, on this machine:
+# The setup cell sets `OMP_WAIT_POLICY` and `THP_MEM_ALLOC_ENABLE` before torch
+# loads, because torch reads them only then. `OMP_WAIT_POLICY=PASSIVE` lets idle
+# worker threads sleep instead of spinning, which on a machine shared with other work
+# keeps a spinning thread from holding the core the next operation needs;
+# `THP_MEM_ALLOC_ENABLE=1` backs large tensors with 2 MiB pages, saving the explicit
+# core a page fault per 4 KiB of every fresh $T \times T$ tensor. The package's
+# benchmark (`python -m attention.book.benchmark`) does the same.
 
-# %% tags=["measured"]
-machine = describe_machine()
-hardware = machine.split(";")[0]  # CPU, number of logical CPUs, OS
-machine_label = textwrap.fill(
-    f"{hardware}; torch {torch.__version__}, "
-    f"{torch.get_num_threads()} threads, float32", 90)
-print(machine)
+# %% tags=["remove-input", "measured"]
+hardware = describe_machine().split(";")[0]  # CPU, number of logical CPUs, OS
+Markdown(
+    f"Every time, memory size and rate below was measured while this page was built, "
+    f"on this machine: {hardware}, with torch {torch.__version__} on "
+    f"{torch.get_num_threads()} threads, in float32."
+)
 
 # %% [markdown]
 # ### The machine's matrix-multiply rate
@@ -397,25 +400,25 @@ for i, T in enumerate(lengths):
                                for name in names))
 
 
-# %% tags=["measured"]
+# %% tags=["measured", "fold"]
 def slope(xs, ys) -> float:
     """The slope of the least-squares line through (log x, log y)."""
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
 def measured_axes(ylabel: str, yscale: str = "log"):
-    """Axes over the measured lengths, titled with the machine."""
+    """Axes over the measured lengths."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     ax.set(xscale="log", yscale=yscale, xlabel="sequence length T",
            ylabel=ylabel)
     ax.set_xticks(lengths, [str(T) for T in lengths])
     ax.minorticks_off()
     ax.yaxis.set_major_formatter("{x:g}")
-    ax.set_title(machine_label, fontsize=8, loc="left")
     return ax
 
 
 markers = ["o-", "s-", "^-"]
+
 ax = measured_axes("milliseconds (log scale)")
 for name, marker in zip(names, markers):
     ms = 1e3 * np.array(seconds[name])
@@ -430,7 +433,7 @@ plt.show()
 # %% tags=["remove-input", "measured"]
 Markdown(
     f"**Figure 15.2.** Median time of one forward pass against the sequence length, "
-    f"both axes logarithmic, measured while this page was built ({machine}). The "
+    f"both axes logarithmic, measured while this page was built. The "
     f"slopes in the legend are fitted to the three longest lengths, "
     f"{lengths[-3]} to {lengths[-1]}; the dotted line has slope 2, the slope of "
     f"$T^2$. These times change from machine to machine and from build to build, and "
@@ -512,7 +515,7 @@ plt.show()
 Markdown(
     f"**Figure 15.3.** Peak memory of one forward pass against the sequence length, "
     f"both axes logarithmic, measured with torch's allocator while this page was "
-    f"built ({machine}). Memory depends much less on the machine than time does, "
+    f"built. Memory depends much less on the machine than time does, "
     f"but it can change with the PyTorch version and the number of threads."
 )
 
@@ -590,6 +593,7 @@ achieved = {name: np.array(counted[name]) / np.array(seconds[name])
 best_rate = max(matmul_rate, *reference_rate)  # FLOP/s
 share = {name: achieved[name] / best_rate for name in names}
 
+# %% tags=["measured", "fold"]
 ax = measured_axes("% of the matrix-product rate", yscale="linear")
 for name, marker in zip(names, markers):
     ax.plot(lengths, 100 * share[name], marker, label=name)
@@ -603,7 +607,7 @@ Markdown(
     f"**Figure 15.4.** Counted FLOPs per second of each implementation, as a "
     f"percentage of the fastest rate of a {n} × {n} float32 matrix product in this "
     f"chapter's measurements ({best_rate / 1e9:.1f} GFLOP/s; dotted line: 100%), "
-    f"measured while this page was built ({machine}). Both the times and the reference are measured, so the shares "
+    f"measured while this page was built. Both the times and the reference are measured, so the shares "
     f"move from build to build, the more so on a busy machine."
 )
 
@@ -722,17 +726,6 @@ Markdown(
 # 1. **When the weights reach a gigabyte.** For one sequence, at what length $T$ do
 #    the attention weights of one layer, stored in float16 (2 bytes a number), exceed
 #    1 GB ($10^9$ bytes) with 8 heads? With 32 heads?
-# 2. **A 12-layer model at $T = 8192$.** GPT-2 small
-#    ([Radford et al., 2019](../reference/references.md#radford2019)) has 12 layers,
-#    $d = 768$ and 12 heads. Count the FLOPs of its 12 self-attention layers (with
-#    their projections) for one sequence of 8192 tokens, and the share that grows like
-#    $T^2$. How long would they take at $10^{12}$ FLOP/s, and how much memory would
-#    training keep for their float32 weights?
-# 3. **What a causal mask wastes.** With a causal mask, query $i$ may only see keys
-#    $0$ to $i$. The explicit core still computes all $T^2$ scores and multiplies all
-#    $T^2$ weights by $V$. For $T = 1024$, what share of the score FLOPs is spent on
-#    masked entries? Check the share of weights that come out exactly 0 with
-#    `attention.scaled_dot_product_attention` and `attention.causal_mask`.
 
 # %% tags=["solution"]
 # Exercise 1: the weights take heads * T^2 * 2 bytes.
@@ -743,6 +736,14 @@ for heads in [8, 32]:
     print(f"{heads:2d} heads: above 1 GB from T = {T:,} "
           f"({heads * T * T * 2 / 1e9:.4f} GB; at T - 1: "
           f"{heads * (T - 1) ** 2 * 2 / 1e9:.4f} GB)")
+
+# %% [markdown]
+# 2. **A 12-layer model at $T = 8192$.** GPT-2 small
+#    ([Radford et al., 2019](../reference/references.md#radford2019)) has 12 layers,
+#    $d = 768$ and 12 heads. Count the FLOPs of its 12 self-attention layers (with
+#    their projections) for one sequence of 8192 tokens, and the share that grows like
+#    $T^2$. How long would they take at $10^{12}$ FLOP/s, and how much memory would
+#    training keep for their float32 weights?
 
 # %% tags=["solution"]
 # Exercise 2: 12 layers of d = 768, 12 heads, T = 8192.
@@ -756,6 +757,13 @@ print(f"at 1e12 FLOP/s: {total / 1e12:.2f} s")
 weights_bytes = layers * heads * T * T * 4  # float32 (heads, T, T) per layer
 print(f"weights kept for training: {weights_bytes / 2**30:.1f} GiB "
       "per sequence")
+
+# %% [markdown]
+# 3. **What a causal mask wastes.** With a causal mask, query $i$ may only see keys
+#    $0$ to $i$. The explicit core still computes all $T^2$ scores and multiplies all
+#    $T^2$ weights by $V$. For $T = 1024$, what share of the score FLOPs is spent on
+#    masked entries? Check the share of weights that come out exactly 0 with
+#    `attention.scaled_dot_product_attention` and `attention.causal_mask`.
 
 # %% tags=["solution"]
 # Exercise 3: query t needs t + 1 of the T scores in its row.

@@ -46,10 +46,10 @@ from torch.overrides import TorchFunctionMode
 
 import attention
 from attention import online_softmax, tiled_attention
-from attention.measure import median_times, peak_memory
-from attention.cost import dot_product_attention_cost, matmul_flops
-from attention.online_normalizer import merge_softmax_states, online_softmax_step
-from attention.plotting import COLORS, use_book_style
+from attention.book.measure import median_times, peak_memory
+from attention.fast.cost import dot_product_attention_cost, matmul_flops
+from attention.fast.online_softmax import merge_softmax_states, online_softmax_step
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ Markdown(
 # when it grows. Reading a block of entries at a time works the same way, with the
 # block's largest entry in the max and its terms summed.
 #
-# `attention.online_normalizer.online_softmax_step` does one such step. Let us follow it
+# `attention.fast.online_softmax.online_softmax_step` does one such step. Let us follow it
 # along a short row, one entry at a time:
 
 # %%
@@ -250,27 +250,44 @@ for name, (m, l) in groupings.items():
 # we take a block of $B_q$ queries and a block of $B_k$ keys at once: the scores of the
 # block pair are a $B_q \times B_k$ *tile*, computed with one matrix product; the
 # block's maxima update the $B_q$ running maxima; the tile of $e^{s - m}$ times the
-# block of values updates the $B_q \times d$ accumulator. This is the inner loop of
-# `attention.tiled_attention` (its `_forward` in `attention/tiling.py`, read from the package):
+# block of values updates the $B_q \times d$ accumulator. Here is the forward pass of
+# `attention.tiled_attention`, read from the package: `_forward` and the two small
+# helpers it calls for the causal mask, `_key_stop` and `_score_tile`. Under a causal
+# mask, `offset` is $T_k - T_q$ (query $i$ may see key $j$ when $j \le i +$ `offset`);
+# without a mask it is `None`.
 
 # %% tags=["remove-input"]
 import inspect  # noqa: E402
 
-import attention.tiling as tiled_module  # noqa: E402
+import attention.fast.tiled_attention as tiled_module  # noqa: E402
 
-source = inspect.getsource(tiled_module._forward).splitlines()
-start = next(i for i, line in enumerate(source) if "for q_start" in line)
-stop = next(i for i, line in enumerate(source) if "output[..., q_start" in line)
-for line in source[start:stop + 1]:
-    line = line[4:]  # one level less indentation
-    if len(line) > 79 and "  #" in line:  # keep the listing narrow
-        line = line[: line.index("  #")]
-    print(line)
+import ast  # noqa: E402
+
+
+def listing(function) -> str:
+    """A function's source without its docstring, long lines' comments cut."""
+    source = inspect.getsource(function)
+    docstring = ast.parse(source).body[0].body[0]  # the first statement
+    lines = source.splitlines()
+    lines = lines[: docstring.lineno - 1] + lines[docstring.end_lineno :]
+    for i, line in enumerate(lines):
+        code = line.lstrip()
+        if len(line) > 79 and "  #" in code and not code.startswith("#"):
+            lines[i] = line[: line.rindex("  #")]  # keep the listing narrow
+    return "\n".join(lines)
+
+
+functions = (tiled_module._key_stop, tiled_module._score_tile, tiled_module._forward)
+Markdown("```python\n" + "\n\n".join(listing(f) for f in functions) + "\n```")
 
 # %% [markdown]
 # The outer loop takes the queries one block at a time and starts each block with
-# $m = -\infty$, $\ell = 0$, $\tilde o = 0$; the inner loop sweeps the key blocks;
-# `online_softmax_step` returns the correction and the tile's exponentials; after the
+# $m = -\infty$, $\ell = 0$, $\tilde o = 0$; the inner loop sweeps the key blocks, and
+# under a causal mask it stops at `_key_stop`, past which every key is in the future of
+# every query of the block. `_score_tile` computes a tile of scores and, only for a
+# tile that straddles the diagonal, sets the scores of future keys to $-\infty$ (the
+# lower triangle kept by `tril` is the keys $j \le i +$ `offset`, shifted by the tile's
+# corner); `online_softmax_step` returns the correction and the tile's exponentials; after the
 # last key block, the accumulator is divided by $\ell$ (guarded for a query that may
 # see no key at all). Memory holds one tile of scores at a time, plus the running
 # state of one query block: $B_q \times B_k + B_q (d + 2)$ numbers, whatever $T$ is.
@@ -510,7 +527,7 @@ for label, mine, theirs in zip("QKV", *gradients.values()):
 # %% [markdown]
 # ## Memory, measured
 #
-# Now the memory of a whole call. `attention.measure.peak_memory` records every
+# Now the memory of a whole call. `attention.book.measure.peak_memory` records every
 # allocation and release of PyTorch's CPU allocator while a function runs and returns
 # the largest amount held at once. We measure it for one head ($d = 64$) at growing
 # $T$, for the forward pass alone (under `torch.no_grad`, as in inference) and for a
@@ -558,8 +575,7 @@ for T in lengths:
 
 machine = (f"{platform.machine()}, {os.cpu_count()} logical CPUs, "
            f"{platform.system()}, torch {torch.__version__}, "
-           f"{torch.get_num_threads()} thread(s)")
-print(f"measured on {machine}")
+           f"{torch.get_num_threads()} thread")
 
 # %% tags=["remove-input", "measured"]
 plain = plt.FuncFormatter(lambda y, _: f"{y:g}")  # 0.5, 1, 10: not 10^0
@@ -582,7 +598,6 @@ for ax, mode in zip(axes, ("fwd", "fwd+bwd")):
     ax.yaxis.set_major_formatter(plain)
 axes[0].set_ylabel("peak memory, MiB (log scale)")
 axes[0].legend()
-fig.suptitle(f"measured on {machine}", fontsize=8)
 plt.show()
 
 # %% tags=["remove-input", "measured"]
@@ -615,7 +630,7 @@ Markdown(
 #
 # Memory was the easy part. Time is where the plain-PyTorch loop shows its limits. We
 # time the forward pass of the three versions, interleaved so that they share the
-# machine's slow moments (`attention.measure.median_times` runs each function once
+# machine's slow moments (`attention.book.measure.median_times` runs each function once
 # per round and keeps each one's median). Like every measurement on this page, the
 # times depend on the machine, the PyTorch version and what else the machine was
 # doing while the page was built.
@@ -640,7 +655,6 @@ ax.set_xticks(lengths, [str(T) for T in lengths])
 ax.minorticks_off()
 ax.yaxis.set_major_formatter(plain)
 ax.legend()
-fig.suptitle(f"measured on {machine}", fontsize=8)
 plt.show()
 
 # %% tags=["remove-input", "measured"]
@@ -656,7 +670,7 @@ def compare(a: float, b: float) -> str:
 
 Markdown(
     f"**Figure 16.3.** Median time of one forward pass, one head, $d = 64$, measured "
-    f"when this page was built ({machine}). At $T = {lengths[-1]}$: explicit "
+    f"when this page was built, on the same machine. At $T = {lengths[-1]}$: explicit "
     f"{t_explicit * 1e3:.1f} ms, our tiled loop {t_tiled * 1e3:.1f} ms "
     f"({compare(t_tiled, t_explicit)} the explicit version), PyTorch's fused kernel "
     f"{t_fused * 1e3:.1f} ms ({compare(t_fused, t_explicit)} the explicit version)."
@@ -749,7 +763,7 @@ table += "\n".join(
     for T, fl, ex, ti in traffic
 )
 Markdown(
-    "**Table 16.1.** FLOPs (`attention.cost.dot_product_attention_cost`) and "
+    "**Table 16.1.** FLOPs (`attention.fast.cost.dot_product_attention_cost`) and "
     "main-memory traffic (the model `bytes_moved`) of one head's forward pass with "
     "$d = 64$, explicit and tiled with query blocks of 128, and the FLOPs per byte "
     "moved; the FLOPs are the same for "
@@ -877,13 +891,6 @@ Markdown(
 #    $L = m + \log \ell$. Show on random pieces of a row that merging two states is
 #    `torch.logaddexp` of their $L$, and that merging all pieces gives
 #    `torch.logsumexp` of the row.
-# 2. For causal attention with $T = 4096$, count the tiles that are computed, masked
-#    and skipped for block sizes 32 to 512, and the fraction of the computed scores
-#    that the mask throws away. What does it tend to as the blocks shrink, and what
-#    does the total number of tiles do?
-# 3. Check the gradient of `tiled_attention` with `torch.autograd.gradcheck` in
-#    float64, causal, with 5 queries, 7 keys and blocks of 3, and confirm that
-#    `TiledAttentionFunction` saves no tensor with a $T_q \times T_k$ shape.
 
 # %% tags=["solution"]
 # Exercise 1: merging states is logaddexp on L = m + log(l).
@@ -898,6 +905,12 @@ for m_next, l_next in states[1:]:
 print("merged states, m + log l:", (m + torch.log(l)).item())
 print("logaddexp of the pieces: ", big_l.item())
 print("torch.logsumexp(row):    ", torch.logsumexp(row, 0).item())
+
+# %% [markdown]
+# 2. For causal attention with $T = 4096$, count the tiles that are computed, masked
+#    and skipped for block sizes 32 to 512, and the fraction of the computed scores
+#    that the mask throws away. What does it tend to as the blocks shrink, and what
+#    does the total number of tiles do?
 
 # %% tags=["solution"]
 # Exercise 2: tiles of causal attention at T = 4096, by block size.
@@ -919,6 +932,11 @@ for block in [32, 64, 128, 256, 512]:
           f"{wasted:.3f}")
 # The waste is about block / (T + block): it goes to 0 as blocks shrink, but
 # the number of tiles, and with it the overhead per tile, grows as 1 / block^2.
+
+# %% [markdown]
+# 3. Check the gradient of `tiled_attention` with `torch.autograd.gradcheck` in
+#    float64, causal, with 5 queries, 7 keys and blocks of 3, and confirm that
+#    `TiledAttentionFunction` saves no tensor with a $T_q \times T_k$ shape.
 
 # %% tags=["solution"]
 # Exercise 3: gradcheck compares the backward with finite differences.

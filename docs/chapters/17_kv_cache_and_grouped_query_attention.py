@@ -41,10 +41,10 @@ from IPython.display import Markdown
 from torch.nn.attention.bias import causal_lower_right
 
 import attention
-from attention.grouped_query import grouped_query_attention
-from attention.kv_cache import kv_cache_bytes
-from attention.kv_decoding import TinyLanguageModel
-from attention.plotting import COLORS, use_book_style
+from attention.fast.grouped_query import grouped_query_attention
+from attention.fast.cost import kv_cache_bytes
+from attention.fast.decoding import TinyLanguageModel
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -58,7 +58,7 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # The model of this chapter is a *decoder-only* language model, the shape of the
 # GPT family: no encoder, only a stack of causal self-attention blocks that reads a
 # sequence of tokens and gives, at every position, logits for the token that
-# follows. `attention.kv_decoding.TinyLanguageModel` is a small one: token and
+# follows. `attention.fast.decoding.TinyLanguageModel` is a small one: token and
 # position embeddings, two pre-norm blocks (causal attention, then an MLP, each with
 # a residual connection), a final layer norm and a projection onto the vocabulary.
 # Its weights are random, so what it writes is nonsense, but it computes exactly
@@ -283,7 +283,7 @@ Markdown(
     f"$t^2$ (attention), so the whole generation costs in proportion to $T^2$ "
     f"plus $T^3$; with the cache, a step costs a constant plus a term in $t$, "
     f"and the generation $T$ plus $T^2$. The package's benchmark, "
-    f"`python -m attention.benchmark`, measures the same model writing 256 "
+    f"`python -m attention.book.benchmark`, measures the same model writing 256 "
     f"tokens."
 )
 
@@ -312,7 +312,6 @@ ax.plot(steps, step_ms[False], label="recompute the prefix")
 ax.plot(steps, step_ms[True], label="KV cache")
 ax.set(xlabel="step (the token being written)",
        ylabel="milliseconds per step", ylim=(0, None))
-ax.set_title(f"measured on {machine}", fontsize=8)
 ax.legend()
 plt.show()
 
@@ -378,9 +377,9 @@ Markdown(
 # %%
 Tq, Tk = 2, 5
 print("lower right, attention.causal_mask(2, 5): right for a cache")
-print(attention.causal_mask(Tq, Tk).int())
+print(attention.causal_mask(Tq, Tk).long())
 print("upper left, what is_causal=True uses:")
-print(torch.ones(Tq, Tk, dtype=torch.bool).tril().int())
+print(torch.ones(Tq, Tk, dtype=torch.bool).tril().long())
 
 # %% [markdown]
 # The two agree when $T_q = T_k$, which is why the difference goes unnoticed in
@@ -728,15 +727,6 @@ for g in (8, 2, 1):
 #    8 key/value heads. How big is its float16 KV cache for one sequence of 4096
 #    tokens? How big would it be with multi-head attention, and how many tokens of
 #    cache fit in 40 GiB either way?
-# 2. Decode a batch: generate 20 tokens for 4 different prompts of 8 tokens at
-#    once with `model.generate`, and check that every row is what generating from
-#    that prompt alone gives.
-# 3. Convert multi-head attention to grouped-query attention: build a
-#    `GroupedQueryAttention(64, 8, 8)` and a `GroupedQueryAttention(64, 8, 2)`,
-#    copy the query and output projections, and set each group's key and value
-#    projections (weights and biases) to the mean of its four heads'. How far are
-#    the outputs apart? Then make the four heads of each group identical in the
-#    multi-head module first, and compare again.
 
 # %% tags=["solution"]
 # Exercise 1: 80 layers, 8 key/value heads of 128 numbers, float16.
@@ -749,12 +739,25 @@ for kv_heads in (8, 64):
     print(f"{kv_heads} key/value heads: {size / 2**30:.2f} GiB for 4096 "
           f"tokens; {40 * 2**30 // per_token:,} tokens fit in 40 GiB")
 
+# %% [markdown]
+# 2. Decode a batch: generate 20 tokens for 4 different prompts of 8 tokens at
+#    once with `model.generate`, and check that every row is what generating from
+#    that prompt alone gives.
+
 # %% tags=["solution"]
 # Exercise 2: a batch of 4 prompts decodes as each prompt would alone.
 prompts = torch.randint(vocab_size, (4, 8))  # (batch, P)
 together = model.generate(prompts, 20)  # (4, 28)
 alone = torch.cat([model.generate(p[None], 20) for p in prompts])
 print("every row as when decoded alone:", torch.equal(together, alone))
+
+# %% [markdown]
+# 3. Convert multi-head attention to grouped-query attention: build a
+#    `GroupedQueryAttention(64, 8, 8)` and a `GroupedQueryAttention(64, 8, 2)`,
+#    copy the query and output projections, and set each group's key and value
+#    projections (weights and biases) to the mean of its four heads'. How far are
+#    the outputs apart? Then make the four heads of each group identical in the
+#    multi-head module first, and compare again.
 
 # %% tags=["solution"]
 # Exercise 3: mean-pool the key and value heads of each group.

@@ -17,17 +17,19 @@
 # helped neural networks translate to the multi-head attention inside every
 # Transformer. Each version changes one thing about the one before and keeps the
 # rest. This page lays the seven side by side: what each adds, how many parameters it
-# learns, and how much it computes. (One of the sources numbers the steps 1 to 7; this
-# book numbers them 0 to 6, like the English tutorial that source retells.)
+# learns, and how much it computes. The seven steps follow the account of a
+# [PyImageSearch tutorial (2022)](../reference/references.md#pyimagesearch2022), numbered
+# 0 to 6 as there; some retellings of it number them 1 to 7.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown
 
-from attention.cost import projection_cost
-from attention.evolution import VERSIONS, evolution_table, version_cost
-from attention.plotting import COLORS, use_book_style
+from attention.fast.cost import projection_cost
+from attention.versions.overview import VERSIONS, evolution_table, version_cost
+from attention.book.chapters import VERSION_CHAPTERS
+from attention.book.plotting import COLORS, use_book_style
 
 use_book_style()
 rng = np.random.default_rng(0)
@@ -40,7 +42,7 @@ rng = np.random.default_rng(0)
 # ([Chapter 2](02_queries_keys_values.py)). What evolves is where the scores come
 # from and where the queries, keys and values come from.
 #
-# - **Version 0**, additive attention ([Bahdanau, Cho and Bengio, 2015](../reference/references.md#bahdanau2015)),
+# - **Version 0**, additive attention ([Bahdanau, Cho and Bengio, 2014](../reference/references.md#bahdanau2015)),
 #   scores a query against a key with a small learned network,
 #   $w_v^\top \tanh(W_q q + W_k k)$.
 # - **Version 1** replaces the network by the dot product $q \cdot k$
@@ -52,12 +54,19 @@ rng = np.random.default_rng(0)
 #   $d$ of the vectors, and the softmax does not saturate.
 # - **Version 3** asks many queries at once: a matrix of queries, one softmax per
 #   row.
-# - **Version 4**, cross-attention, stops using the input as it is: keys and values
-#   become two learned projections of it, $K = X W^K$ and $V = X W^V$.
-# - **Version 5**, self-attention, projects the queries from the same input,
-#   $Q = X W^Q$: every position attends to every position of its own sequence.
+# - **Version 4**, cross-attention: the queries come from one sequence and attend
+#   over another, the input $X$, which stops being used as it is: its rows become
+#   keys and values through two learned projections, $K = X W^K$ and $V = X W^V$.
+# - **Version 5**, self-attention: the queries come from the same sequence as the
+#   keys and values, $Q = X W^Q$, so every position attends to every position of its
+#   own sequence.
 # - **Version 6**, multi-head attention, cuts the projections into several heads that
 #   attend separately, and mixes their results with an output projection $W^O$.
+#
+# What separates cross- from self-attention is where the queries come from, not
+# whether they are projected. Version 4 uses its queries as they are only to change
+# one thing at a time; the cross-attention inside a Transformer's decoder projects its
+# queries with a $W^Q$ of its own, exactly as self-attention does.
 #
 # Masks are not a version of their own: any of the seven can be told which keys each
 # query may attend to. [Masks](09_masks.py) has a chapter of its own, just before
@@ -66,10 +75,10 @@ rng = np.random.default_rng(0)
 # ## The table
 #
 # The table is computed from the book's package when this page is built
-# (`attention.evolution.evolution_table`). The parameters are counted on the
+# (`attention.versions.overview.evolution_table`). The parameters are counted on the
 # package's own modules (`AdditiveAttention`, `CrossAttention`, `SelfAttention`,
 # `MultiHeadAttention`; versions 1 to 3 are a function with nothing to learn), and
-# the FLOPs come from the formulas of `attention.cost`, which the package's tests
+# the FLOPs come from the formulas of `attention.fast.cost`, which the package's tests
 # check against PyTorch's FLOP counter.
 
 # %%
@@ -84,7 +93,7 @@ lines = [
 for row in rows:
     v = row.version
     lines.append(
-        f"| [{v.number}: {v.name}]({v.chapter}) | {v.adds} "
+        f"| [{v.number}: {v.name}]({VERSION_CHAPTERS[v.number]}) | {v.adds} "
         f"| {row.parameters:,} | {row.cost.total:,} |"
     )
 Markdown(
@@ -99,6 +108,8 @@ Markdown(
 r = rows
 core = r[3].cost.total
 one_projection = projection_cost(seq_len, d, d).total  # (T, d) @ (d, d)
+key_projection = projection_cost(seq_len, d, hidden).total  # version 0's W_k K
+per_query_additive = r[0].cost.total - key_projection  # the keys' projection shared
 Markdown(
     f"Read down the parameters column and the story is one of *adding* learned "
     f"matrices. Version 0 learns {r[0].parameters:,} numbers; the dot product of "
@@ -106,9 +117,19 @@ Markdown(
     f"({r[4].parameters:,} numbers), self-attention a third ({r[5].parameters:,}), and "
     f"multi-head attention the output projection and four bias vectors "
     f"({r[6].parameters:,}, the same for any number of heads). "
-    f"The FLOPs column tells a second story. For the same single query, the dot "
-    f"product of version 1 costs {r[0].cost.total / r[1].cost.total:.0f} times less than "
-    f"the additive network of version 0, one reason it replaced it. Going from one "
+    f"The FLOPs column tells a second story. For a single query, version 0's count "
+    f"includes projecting all {seq_len} keys, $W_k k$, which is "
+    f"{key_projection / r[0].cost.total:.0%} of it: charged to one query, the additive "
+    f"network costs {r[0].cost.total / r[1].cost.total:.0f} times the dot product of "
+    f"version 1. But the projected keys do not depend on the query, and "
+    f"[Chapter 3](03_additive_attention.py) computes them once and reuses them for every "
+    f"query (every step of the decoder). Compared like with like, per query with the "
+    f"keys' projection shared, version 0 costs {per_query_additive / r[1].cost.total:.1f} "
+    f"times version 1: the tanh network scores every query–key pair through a "
+    f"$d_a$-sized hidden layer, where the dot product needs one multiply-add per "
+    f"feature. The other gain of the dot product is that the scores of all queries "
+    f"and keys are one matrix product, with no (queries, keys, $d_a$) tensor to build. "
+    f"Going from one "
     f"query to {seq_len} (version 3) multiplies the work by about "
     f"{core / r[2].cost.total:.0f}. After that, each learned $d \\times d$ projection "
     f"adds {one_projection / core:.0%} of version 3's work at this length: "
