@@ -121,7 +121,7 @@ def interactive_figure(chart: Any, description: str) -> InteractiveFigure:
             above (no control, no inline frames, a frame without a field named
             after each control or without a `readout`).
 
-    Example:
+    Examples:
         >>> import altair as alt
         >>> frames = [{"k": k, "y": k * k, "readout": f"k = {k}"} for k in range(3)]
         >>> k = alt.param(name="k", value=0, bind=alt.binding_range(min=0, max=2, step=1))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attention._checks import check_count
+from attention.validation import check_count, check_divides, check_positive
 
 SOFTMAX_FLOPS_PER_SCORE = 5
 """A softmax's FLOPs per score: maximum, subtract, exp, sum, divide."""
@@ -47,15 +47,14 @@ class Cost:
         return Cost(self.matmul + other.matmul, self.elementwise + other.elementwise)
 
 
-def _positive(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if not (isinstance(value, int) and value > 0):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _positive(**sizes: int) -> list[int]:
+    """The sizes as ints (NumPy integers accepted), each checked to be positive."""
+    return [check_positive(name, value) for name, value in sizes.items()]
 
 
 def matmul_flops(m: int, k: int, n: int) -> int:
     """FLOPs of an `(m, k) @ (k, n)` matrix product: 2 m k n."""
-    _positive(m=m, k=k, n=n)
+    m, k, n = _positive(m=m, k=k, n=n)
     return 2 * m * k * n
 
 
@@ -69,7 +68,7 @@ def softmax_flops(num_queries: int, num_keys: int) -> int:
         >>> softmax_flops(2, 3)  # 6 scores, 5 FLOPs each
         30
     """
-    _positive(num_queries=num_queries, num_keys=num_keys)
+    num_queries, num_keys = _positive(num_queries=num_queries, num_keys=num_keys)
     return SOFTMAX_FLOPS_PER_SCORE * num_queries * num_keys
 
 
@@ -81,7 +80,10 @@ def additive_attention_cost(
     Projecting the queries and keys is a matrix product each; the add and the tanh
     act on a `(queries, keys, hidden)` tensor; w_v reduces it to `(queries, keys)`.
     """
-    _positive(hidden_size=hidden_size)
+    num_queries, num_keys, query_size, key_size, hidden_size, value_size = _positive(
+        num_queries=num_queries, num_keys=num_keys, query_size=query_size, key_size=key_size,
+        hidden_size=hidden_size, value_size=value_size,
+    )
     project = matmul_flops(num_queries, query_size, hidden_size) + matmul_flops(num_keys, key_size, hidden_size)
     score = 2 * num_queries * num_keys * hidden_size  # (queries, keys, hidden) @ w_v: a multiply-add each
     pool = matmul_flops(num_queries, num_keys, value_size)
@@ -96,6 +98,9 @@ def dot_product_attention_cost(
 
     The scale is folded into the queries, so it costs one multiply per query entry.
     """
+    num_queries, num_keys, key_size, value_size = _positive(
+        num_queries=num_queries, num_keys=num_keys, key_size=key_size, value_size=value_size
+    )
     scores = matmul_flops(num_queries, key_size, num_keys)
     pool = matmul_flops(num_queries, num_keys, value_size)
     scale = num_queries * key_size if scaled else 0
@@ -114,9 +119,10 @@ def multi_head_attention_cost(num_queries: int, num_keys: int, d_model: int, num
     d/h do h * 2 T_q T_k (d/h) = 2 T_q T_k d multiply-adds for the scores, as one
     head of full width does. Only the softmax (one per head) grows with h.
     """
-    _positive(d_model=d_model, num_heads=num_heads)
-    if d_model % num_heads:
-        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+    num_queries, num_keys, d_model, num_heads = _positive(
+        num_queries=num_queries, num_keys=num_keys, d_model=d_model, num_heads=num_heads
+    )
+    check_divides("num_heads", num_heads, "d_model", d_model)
     head_size = d_model // num_heads
     projections = (
         projection_cost(num_queries, d_model, d_model)  # W_Q

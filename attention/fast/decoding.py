@@ -15,31 +15,40 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.fast.kv_cache import KVCache
+from attention.transformer.layers import FeedForward, residual
+from attention.validation import (
+    check_bool,
+    check_count,
+    check_fits,
+    check_positive,
+    check_token_ids,
+)
 
 
 class DecoderBlock(nn.Module):
-    """Pre-norm decoder block: x + attention(norm(x)), then x + MLP(norm(x)), causal."""
+    """Pre-norm decoder block: x + attention(norm(x)), then x + MLP(norm(x)), causal.
+
+    The residual rule and the feed-forward network are those of the
+    Transformer's layers (`attention.transformer_layers`), with GELU.
+    """
 
     def __init__(self, d_model: int, num_heads: int, num_kv_heads: int) -> None:
         super().__init__()
         self.attention_norm = nn.LayerNorm(d_model)
         self.attention = GroupedQueryAttention(d_model, num_heads, num_kv_heads)
         self.mlp_norm = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(
-            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
-        )
+        self.mlp = FeedForward(d_model, 4 * d_model, activation=nn.GELU())
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """`(batch, T, d_model)` -> `(batch, T, d_model)`; with a cache, T new positions."""
-        normed = self.attention_norm(x)  # (batch, T, d_model)
-        attended, _ = self.attention(
-            normed, normed, normed, causal=True, cache=cache, need_weights=False
-        )  # (batch, T, d_model)
-        x = x + attended  # (batch, T, d_model)
-        return x + self.mlp(self.mlp_norm(x))  # (batch, T, d_model)
+
+        def attend(h: torch.Tensor) -> torch.Tensor:
+            return self.attention(h, h, h, causal=True, cache=cache, need_weights=False)[0]
+
+        x = residual(x, self.attention_norm, attend, norm_first=True)  # (batch, T, d_model)
+        return residual(x, self.mlp_norm, self.mlp, norm_first=True)  # (batch, T, d_model)
 
 
 class TinyLanguageModel(nn.Module):
@@ -67,8 +76,8 @@ class TinyLanguageModel(nn.Module):
         num_layers: int, max_len: int,
     ) -> None:
         super().__init__()
-        self.max_len = check_count("max_len", max_len)
-        self.token_embedding = nn.Embedding(vocab_size, d_model)
+        self.max_len = check_positive("max_len", max_len)
+        self.token_embedding = nn.Embedding(check_positive("vocab_size", vocab_size), d_model)
         self.position_embedding = nn.Embedding(max_len, d_model)
         num_layers = check_count("num_layers", num_layers)
         self.blocks = nn.ModuleList(
@@ -82,13 +91,42 @@ class TinyLanguageModel(nn.Module):
         return [block.attention.new_cache(batch, capacity) for block in self.blocks]
 
     def forward(self, tokens: torch.Tensor, caches: list[KVCache] | None = None) -> torch.Tensor:
-        """Logits `(batch, T, vocab)` for tokens `(batch, T)`, which follow the cached positions."""
-        start = len(caches[0]) if caches else 0
-        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)  # (T,)
+        """Logits `(batch, T, vocab)` for tokens `(batch, T)`, which follow the cached positions.
+
+        Raises:
+            TypeError: tokens not an int64 tensor, caches not one `KVCache` per block.
+            ValueError: ids outside the vocabulary, more positions than max_len,
+                caches of other sizes or lengths, or without room for T positions.
+                A call that raises leaves the caches as they were.
+        """
+        check_token_ids("tokens", tokens, self.token_embedding.num_embeddings)
+        batch, length = tokens.shape
+        start = self._check_caches(caches, batch, length)
+        check_fits("tokens", start + length, "max_len", self.max_len)
+        positions = torch.arange(start, start + length, device=tokens.device)  # (T,)
         x = self.token_embedding(tokens) + self.position_embedding(positions)  # (batch, T, d_model)
         for i, block in enumerate(self.blocks):
             x = block(x, caches[i] if caches else None)  # (batch, T, d_model)
         return self.unembed(self.norm(x))  # (batch, T, vocab)
+
+    def _check_caches(self, caches: list[KVCache] | None, batch: int, length: int) -> int:
+        """Check one cache per block, all holding as many positions; return that number."""
+        if caches is None:
+            return 0
+        if not isinstance(caches, (list, tuple)) or len(caches) != len(self.blocks):
+            raise TypeError(
+                f"caches must be a list of {len(self.blocks)} KVCaches (one per block), got {caches!r}"
+            )
+        lengths = {len(cache) for cache in caches if isinstance(cache, KVCache)}
+        if len(lengths) > 1:
+            raise ValueError(f"the caches hold different numbers of positions: {sorted(lengths)}")
+        for block, cache in zip(self.blocks, caches):
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"caches must hold KVCaches, got {type(cache).__name__}")
+            attention = block.attention
+            shape = (batch, attention.num_kv_heads, length, attention.d_head)
+            cache.check_append(shape, shape, attention.w_k.weight.dtype)
+        return len(caches[0]) if caches else 0
 
     @torch.no_grad()
     def generate(
@@ -100,7 +138,9 @@ class TinyLanguageModel(nn.Module):
             ValueError: an empty prompt, or P + num_tokens > max_len.
         """
         num_tokens = check_count("num_tokens", num_tokens)
-        if prompt.ndim != 2 or prompt.shape[1] == 0:
+        use_cache = check_bool("use_cache", use_cache)
+        check_token_ids("prompt", prompt, self.token_embedding.num_embeddings)
+        if prompt.shape[1] == 0:
             raise ValueError(
                 f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}"
             )

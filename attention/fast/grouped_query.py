@@ -17,19 +17,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
 from attention.fast.kv_cache import KVCache
-from attention.versions.masks import causal_mask
-from attention.versions.multi_head import (
-    check_model_inputs,
-    fused_attention,
-    mask_for_heads,
-)
-from attention.versions.scaled_dot_product import (
+from attention.validation import (
+    check_bool,
+    check_dropout_module,
     check_float_tensor,
-    check_torch_mask,
-    scaled_dot_product_attention,
+    check_mask_tensor,
+    check_same_batch,
+    check_same_dtype,
 )
+from attention.versions.masks import causal_mask
+from attention.versions.multi_head import _Heads, attend_heads, mask_for_heads
 
 
 def grouped_query_attention(
@@ -40,17 +38,23 @@ def grouped_query_attention(
     """Scaled dot-product attention in which groups of query heads share key/value heads.
 
     Args:
-        query: `(batch, heads, Tq, d)`.
-        key: `(batch, kv_heads, Tk, d)`, kv_heads dividing heads.
+        query: `(batch, heads, Tq, d)`, d >= 1.
+        key: `(batch, kv_heads, Tk, d)`, kv_heads dividing heads, the same batch size.
         value: `(batch, kv_heads, Tk, d_v)`.
         mask: bool, True = may attend, broadcastable to `(batch, heads, Tq, Tk)`.
         need_weights: if False, use PyTorch's fused kernel and return no weights.
-        dropout: applied to the weights (the explicit path; the fused one takes
-            `dropout.p` when the module is training).
+        dropout: an `nn.Dropout` applied to the weights (the explicit path; the
+            fused one takes `dropout.p` when the module is training), or None.
 
     Returns:
         `(output, weights)`: output `(batch, heads, Tq, d_v)`, weights
-        `(batch, heads, Tq, Tk)` or None if not need_weights.
+        `(batch, heads, Tq, Tk)` or None if not need_weights. A query with no
+        key to attend to gets a zero output, as in `scaled_dot_product_attention`.
+
+    Raises:
+        TypeError: non-float or mixed-dtype inputs, a non-boolean mask, a dropout
+            that is not an `nn.Dropout`.
+        ValueError: shapes that do not fit (the shapes passed are named).
 
     Examples:
         >>> import torch.nn.functional as F
@@ -67,34 +71,37 @@ def grouped_query_attention(
             raise ValueError(
                 f"{name} must have shape (batch, heads, positions, features), got {tuple(x.shape)}"
             )
-    batch, num_heads, num_queries, _ = query.shape
-    num_kv_heads, num_keys = key.shape[1], key.shape[2]
-    if num_kv_heads == 0 or num_heads % num_kv_heads != 0 or value.shape[1] != num_kv_heads:
+    check_same_dtype(query=query, key=key, value=value)
+    shapes = f"(query shape {tuple(query.shape)}, key shape {tuple(key.shape)}, value shape {tuple(value.shape)})"
+    batch = check_same_batch(query=query.shape, key=key.shape, value=value.shape)
+    num_heads, num_queries, d = query.shape[1:]
+    num_kv_heads, num_keys, d_key = key.shape[1:]
+    if value.shape[1:3] != key.shape[1:3]:
+        raise ValueError(f"key and value must have the same heads and positions {shapes}")
+    if num_kv_heads == 0 or num_heads % num_kv_heads != 0:
         raise ValueError(
-            f"query has {num_heads} heads, which must be a multiple of the key's {num_kv_heads} "
-            f"key/value heads (and the value's {value.shape[1]})"
+            f"query has {num_heads} heads, which must be a multiple of the key's "
+            f"{num_kv_heads} key/value heads {shapes}"
         )
-    group = num_heads // num_kv_heads
-    # Head i = kv * group + g: the group's queries stacked along the query dim.
-    # (batch, kv_heads, group * Tq, d):
-    stacked = query.reshape(batch, num_kv_heads, group * num_queries, query.shape[-1])
-    if mask is not None:  # the same stacking: (batch or 1, kv_heads, group * Tq, Tk)
-        check_torch_mask(mask, (batch, num_heads, num_queries, num_keys))
-        mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)  # (batch or 1, heads or 1, Tq or 1, Tk)
-        mask = mask.expand(mask.shape[0], num_heads, num_queries, num_keys)  # (batch or 1, heads, Tq, Tk)
-        mask = mask.reshape(mask.shape[0], num_kv_heads, group * num_queries, num_keys)
-    if need_weights:
-        output, weights = scaled_dot_product_attention(stacked, key, value, mask, dropout=dropout)
-        weights = weights.reshape(batch, num_heads, num_queries, num_keys)  # (batch, heads, Tq, Tk)
-    else:
-        dropout_p = dropout.p if dropout is not None and dropout.training else 0.0
-        output, weights = fused_attention(stacked, key, value, mask, dropout_p), None
-    output = output.reshape(batch, num_heads, num_queries, value.shape[-1])  # (batch, heads, Tq, d_v)
-    return output, weights
+    if d != d_key or d == 0:
+        raise ValueError(f"query and key must have the same feature size d >= 1 {shapes}")
+    if mask is not None:
+        check_mask_tensor(mask, (batch, num_heads, num_queries, num_keys))
+        mask = mask.reshape((1,) * (4 - mask.ndim) + mask.shape)  # 4 dims
+    need_weights = check_bool("need_weights", need_weights)
+    if dropout is None:
+        dropout = nn.Dropout(0.0)
+    elif not isinstance(dropout, nn.Dropout):
+        check_dropout_module(dropout)  # a float gets its own message
+        raise TypeError(f"dropout must be an nn.Dropout or None, got {type(dropout).__name__}")
+    return attend_heads(query, key, value, mask, need_weights=need_weights, dropout=dropout)
 
 
-class GroupedQueryAttention(nn.Module):
+class GroupedQueryAttention(_Heads):
     """Multi-head attention whose query heads share `num_kv_heads` key/value heads.
+
+    With num_kv_heads = num_heads it computes what `MultiHeadAttention` computes
+    (the two share their projections, head split and attention code).
 
     Args:
         d_model: the size of every input and output vector.
@@ -123,30 +130,12 @@ class GroupedQueryAttention(nn.Module):
         True
     """
 
+    stack_projections = False  # w_k is called on its own: a hook on it sees the new keys
+
     def __init__(
         self, d_model: int, num_heads: int, num_kv_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
-        super().__init__()
-        sizes = {name: check_count(name, size) for name, size in
-                 (("d_model", d_model), ("num_heads", num_heads), ("num_kv_heads", num_kv_heads))}
-        if 0 in sizes.values():
-            named = ", ".join(f"{name}={size}" for name, size in sizes.items())
-            raise ValueError(f"sizes must be positive, got {named}")
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
-        if num_heads % num_kv_heads != 0:
-            raise ValueError(f"num_heads={num_heads} is not divisible by num_kv_heads={num_kv_heads}")
-        self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
-        self.d_head = d_model // num_heads
-        self.w_q = nn.Linear(d_model, d_model, bias=bias)
-        self.w_k = nn.Linear(d_model, num_kv_heads * self.d_head, bias=bias)
-        self.w_v = nn.Linear(d_model, num_kv_heads * self.d_head, bias=bias)
-        self.w_o = nn.Linear(d_model, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """`(batch, T, heads * d_head)` -> `(batch, heads, T, d_head)`, for query or key/value heads."""
-        return x.unflatten(-1, (-1, self.d_head)).transpose(1, 2)  # (batch, heads, T, d_head)
+        super().__init__(d_model, num_heads, num_kv_heads, dropout, bias)
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         """An empty `KVCache` for this module's keys and values, of its dtype and device."""
@@ -162,12 +151,16 @@ class GroupedQueryAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from every query to the keys (and to the cached ones, with a cache).
 
+        Every input is checked before the cache is written: a call that raises
+        leaves the cache as it was.
+
         Args:
             query: `(batch, Tq, d_model)`.
             key: `(batch, T_new, d_model)`, the new positions.
             value: `(batch, T_new, d_model)`, their values.
-            mask: bool, True = may attend, over all Tk keys (cached and new):
-                `(Tq, Tk)`, `(batch, 1 or Tq, Tk)`, or `(batch, heads, Tq, Tk)`.
+            mask: bool, True = may attend, over all Tk keys (cached and new): any
+                shape `MultiHeadAttention` takes, e.g. `(Tq, Tk)`, `(batch, 1 or Tq, Tk)`,
+                or `(batch, heads, Tq, Tk)`.
             causal: also mask future keys, aligned to the lower right (the
                 queries are the last Tq of the Tk positions), as `causal_mask` does.
             cache: if given, the new keys and values are appended to it and the
@@ -177,20 +170,33 @@ class GroupedQueryAttention(nn.Module):
         Returns:
             `(output, weights)`: output `(batch, Tq, d_model)`, weights
             `(batch, heads, Tq, Tk)` or None.
+
+        Raises:
+            TypeError: as `MultiHeadAttention`, or a cache that is not a `KVCache`
+                or not of the module's dtype.
+            ValueError: as `MultiHeadAttention`, a cache of other sizes or without
+                room for T_new positions, causal with more queries than keys.
         """
-        batch, num_queries, _ = check_model_inputs(self.d_model, query, key, value)
-        q = self.split_heads(self.w_q(query))  # (batch, heads, Tq, d_head)
-        k = self.split_heads(self.w_k(key))  # (batch, kv_heads, T_new, d_head)
-        v = self.split_heads(self.w_v(value))  # (batch, kv_heads, T_new, d_head)
+        batch, num_queries, num_new = self.check_inputs(query, key, value)
+        num_keys = num_new
         if cache is not None:
-            k, v = cache.append(k, v)  # (batch, kv_heads, Tk, d_head), Tk = cached + new
-        num_keys = k.shape[-2]
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
+            new_shape = (batch, self.num_kv_heads, num_new, self.d_head)
+            cache.check_append(new_shape, new_shape, self.w_k.weight.dtype)
+            num_keys += len(cache)
         mask = mask_for_heads(mask, batch, self.num_heads, num_queries, num_keys)
-        if causal:
-            allowed = causal_mask(num_queries, num_keys, device=query.device)  # (Tq, Tk)
-            mask = allowed if mask is None else mask & allowed  # broadcasts to (batch, heads, Tq, Tk)
-        heads, weights = grouped_query_attention(
+        if check_bool("causal", causal):
+            allowed = causal_mask(num_queries, num_keys, device=query.device)[None, None]  # (1, 1, Tq, Tk)
+            mask = allowed if mask is None else mask & allowed  # 4 dims, as mask_for_heads gives
+        need_weights = check_bool("need_weights", need_weights)
+
+        q, k, v = self.project(query, key, value)  # (batch, Tq or T_new, d_model or d_kv)
+        q, k, v = (self.split_heads(x) for x in (q, k, v))  # (batch, heads or kv_heads, T, d_head)
+        if cache is not None:
+            k, v = cache.store(k, v)  # (batch, kv_heads, Tk, d_head), Tk = cached + new
+        heads, weights = attend_heads(
             q, k, v, mask, need_weights=need_weights, dropout=self.dropout
         )  # (batch, heads, Tq, d_head)
-        output = self.w_o(heads.transpose(1, 2).flatten(-2))  # (batch, Tq, d_model)
+        output = self.w_o(self.combine_heads(heads))  # (batch, Tq, d_model)
         return output, weights

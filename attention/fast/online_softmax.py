@@ -19,20 +19,9 @@ zero weights, not NaN, as in the package's `masked_softmax`.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from attention._checks import check_count
-from attention.versions.scaled_dot_product import check_float_tensor
-
-
-def check_block_size(block_size: object) -> int:
-    """Return `block_size` as an int, or raise unless it is a positive integer."""
-    is_integer = isinstance(block_size, numbers.Integral) and not isinstance(block_size, bool)
-    if is_integer and block_size <= 0:
-        raise ValueError(f"block_size must be positive, got {block_size}")
-    return check_count("block_size", block_size)  # TypeError unless an integer
+from attention.validation import check_dim, check_float_tensor, check_positive
 
 
 def finite_max(running_max: torch.Tensor) -> torch.Tensor:
@@ -112,8 +101,8 @@ def online_softmax(x: torch.Tensor, dim: int = -1, *, block_size: int = 1) -> to
         except that a row with no finite entry is all zeros instead of NaN.
 
     Raises:
-        TypeError: `x` is not a floating tensor, or `block_size` not an integer.
-        ValueError: `block_size` <= 0.
+        TypeError: `x` is not a floating tensor, `dim` or `block_size` not an integer.
+        ValueError: `dim` out of range, `block_size` <= 0.
 
     Examples:
         >>> x = torch.tensor([[1.0, 2.0, 3.0], [1e4, float("-inf"), -1e4]])
@@ -122,7 +111,8 @@ def online_softmax(x: torch.Tensor, dim: int = -1, *, block_size: int = 1) -> to
                 [1.0000, 0.0000, 0.0000]])
     """
     check_float_tensor("x", x)
-    block_size = check_block_size(block_size)
+    dim = check_dim("dim", dim, tuple(x.shape))
+    block_size = check_positive("block_size", block_size)
     rows = x.movedim(dim, -1)  # (..., n): normalise along the last dim
     running_max = rows.new_full(rows.shape[:-1] + (1,), float("-inf"))  # (..., 1)
     running_sum = rows.new_zeros(rows.shape[:-1] + (1,))  # (..., 1)

@@ -21,9 +21,16 @@ from typing import Any
 
 import torch
 
-from attention._checks import broadcast_batch_shapes
-from attention.fast.online_softmax import check_block_size, online_softmax_step
-from attention.versions.scaled_dot_product import check_query_key_value
+from attention.fast.online_softmax import online_softmax_step
+from attention.validation import (
+    broadcast_batch_shapes,
+    check_bool,
+    check_positive,
+    check_query_key_value,
+)
+from attention.versions.scaled_dot_product import (
+    _WIDER,  # float32 for half precision: no overflow
+)
 
 
 def _score_tile(
@@ -123,7 +130,7 @@ class TiledAttentionFunction(torch.autograd.Function):
         ctx: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         offset: int | None, block_size: int,
     ) -> torch.Tensor:
-        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+        scale = 1.0 / math.sqrt(query.shape[-1])
         output, logsumexp = _forward(query, key, value, offset, block_size, scale)
         ctx.save_for_backward(query, key, value, output, logsumexp)
         ctx.offset, ctx.block_size, ctx.scale = offset, block_size, scale
@@ -161,10 +168,12 @@ def tiled_attention(
             The last block may be shorter.
 
     Returns:
-        The output `(..., Tq, d_v)`; a query with no key to see gets zeros.
+        The output `(..., Tq, d_v)`; a query with no key to see (Tk = 0, or
+        causal with Tq > Tk) gets zeros. float16 and bfloat16 inputs are
+        computed in float32 and the output cast back, so scores do not overflow.
 
     Raises:
-        ValueError: shapes that do not fit (named in the message), block_size <= 0.
+        ValueError: shapes that do not fit (named in the message), d = 0, block_size <= 0.
         TypeError: non-tensor or non-float inputs, mixed dtypes, a non-bool `causal`,
             a non-integer `block_size`.
 
@@ -179,14 +188,15 @@ def tiled_attention(
         True
     """
     check_query_key_value(query, key, value)
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal must be True or False, got {causal!r}")
-    block_size = check_block_size(block_size)
+    causal = check_bool("causal", causal)
+    block_size = check_positive("block_size", block_size)
     batch = broadcast_batch_shapes(
         query=query.shape[:-2], key=key.shape[:-2], value=value.shape[:-2]
     )
-    query = query.expand(batch + query.shape[-2:])  # (..., Tq, d), a view
-    key = key.expand(batch + key.shape[-2:])  # (..., Tk, d)
-    value = value.expand(batch + value.shape[-2:])  # (..., Tk, d_v)
+    dtype = query.dtype
+    wide = _WIDER.get(dtype, dtype)
+    query = query.to(wide).expand(batch + query.shape[-2:])  # (..., Tq, d), a view
+    key = key.to(wide).expand(batch + key.shape[-2:])  # (..., Tk, d)
+    value = value.to(wide).expand(batch + value.shape[-2:])  # (..., Tk, d_v)
     offset = key.shape[-2] - query.shape[-2] if causal else None
-    return TiledAttentionFunction.apply(query, key, value, offset, block_size)
+    return TiledAttentionFunction.apply(query, key, value, offset, block_size).to(dtype)

@@ -26,11 +26,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from attention.foundations.softmax import softmax
+from attention.validation import (
+    as_float_array,
+    check_integer,
+    check_positive,
+    check_positive_real,
+    check_real,
+)
 
 
 def _as_points(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """Points as a `(n, d)` float array; a vector of n numbers is n points in 1-D."""
-    a = np.asarray(x, dtype=float)
+    a = as_float_array(name, x).astype(float)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
@@ -44,7 +51,7 @@ def _as_points(x: ArrayLike, name: str) -> NDArray[np.float64]:
 
 def _as_values(values: ArrayLike, num_keys: int) -> NDArray[np.float64]:
     """Values as a float array `(num_keys,)` or `(num_keys, d_v)`: one value per key."""
-    v = np.asarray(values, dtype=float)
+    v = as_float_array("values", values).astype(float)
     if v.ndim not in (1, 2):
         raise ValueError(f"values must have shape (n_keys,) or (n_keys, d_v), got {v.shape}")
     if v.shape[0] != num_keys:
@@ -58,10 +65,7 @@ def _as_values(values: ArrayLike, num_keys: int) -> NDArray[np.float64]:
 
 
 def _check_bandwidth(bandwidth: float) -> float:
-    h = float(bandwidth)
-    if not (math.isfinite(h) and h > 0):
-        raise ValueError(f"bandwidth must be a positive finite number, got {bandwidth}")
-    return h
+    return check_positive_real("bandwidth", bandwidth)
 
 
 def attention_pooling(weights: ArrayLike, values: ArrayLike) -> NDArray[np.float64]:
@@ -83,7 +87,7 @@ def attention_pooling(weights: ArrayLike, values: ArrayLike) -> NDArray[np.float
         array([[3. , 0.5],
                [2. , 0. ]])
     """
-    w = np.asarray(weights, dtype=float)
+    w = as_float_array("weights", weights).astype(float)
     if w.ndim != 2 or 0 in w.shape:
         raise ValueError(f"weights must have shape (n_queries, n_keys) with both > 0, got {w.shape}")
     if not (np.all(w >= 0) and np.allclose(w.sum(axis=-1), 1.0, rtol=0.0, atol=1e-6)):
@@ -220,10 +224,11 @@ def make_regression_data(
         >>> x.shape, y.shape, bool(np.all(np.diff(x) > 0))
         ((5,), (5,), True)
     """
-    if num_points < 1:
-        raise ValueError(f"num_points must be at least 1, got {num_points}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be non-negative, got {noise}")
+    num_points = check_positive("num_points", num_points)
+    noise = check_real("noise", noise)
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be non-negative and finite, got {noise}")
+    seed = check_integer("seed", seed)
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(0.0, 5.0, num_points))
     y = target_function(x) + rng.normal(0.0, noise, num_points)
@@ -237,5 +242,5 @@ def target_function(x: ArrayLike) -> NDArray[np.float64]:
         >>> target_function([0.0]).round(3)
         array([0.])
     """
-    x = np.asarray(x, dtype=float)
+    x = as_float_array("x", x).astype(float)
     return 2.0 * np.sin(x) + 0.8 * x

@@ -13,20 +13,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from attention.validation import as_float_array, check_dim, check_positive_real
+
 
 def _as_float_array(logits: ArrayLike, axis: int) -> NDArray[np.floating]:
     """Check the input and return it as a floating-point array."""
-    x = np.asarray(logits)
-    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-        raise TypeError(f"softmax needs numbers, got an array of dtype {x.dtype}")
-    if np.issubdtype(x.dtype, np.complexfloating):
-        raise TypeError(f"softmax needs real numbers, got an array of dtype {x.dtype}")
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
+    x = as_float_array("logits", logits)
     if x.ndim == 0:
         raise ValueError("softmax needs at least one axis, got a scalar")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for an array of shape {x.shape}")
+    check_dim("axis", axis, x.shape)
     if x.shape[axis] == 0:
         raise ValueError(f"softmax over an empty axis: axis {axis} of shape {x.shape} has length 0")
     return x
@@ -110,15 +105,15 @@ def softmax_with_temperature(
         Probabilities of the shape of `logits`.
 
     Raises:
-        ValueError: for a temperature that is not positive (0, negative or NaN).
+        ValueError: for a temperature that is not positive and finite (0, negative, NaN, inf).
+        TypeError: for a temperature that is not a real number.
 
     Examples:
         >>> softmax_with_temperature([1.0, 2.0, 3.0], 0.5).round(3)  # sharper than T = 1
         array([0.016, 0.117, 0.867])
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    return softmax(np.asarray(logits, dtype=float) / temperature, axis=axis)
+    temperature = check_positive_real("temperature", temperature)
+    return softmax(as_float_array("logits", logits) / temperature, axis=axis)
 
 
 def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
@@ -139,7 +134,7 @@ def softmax_jacobian(logits: ArrayLike) -> NDArray[np.floating]:
         array([[ 0.25, -0.25],
                [-0.25,  0.25]])
     """
-    z = np.asarray(logits)
+    z = as_float_array("logits", logits)
     if z.ndim != 1:
         raise ValueError(f"softmax_jacobian takes one vector of logits, got shape {z.shape}")
     s = softmax(z)
@@ -159,6 +154,7 @@ def entropy(probabilities: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
         >>> entropy([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]).round(4)  # log 4 = 1.3863
         array([0.    , 1.3863])
     """
-    p = np.asarray(probabilities, dtype=float)
+    p = as_float_array("probabilities", probabilities)
+    check_dim("axis", axis, p.shape)
     logs = np.log(np.where(p > 0, p, 1.0))
     return -(p * logs).sum(axis=axis) + 0.0  # + 0.0 turns -0.0 (one-hot rows) into 0.0

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention._checks import check_count
 from attention.transformer.layers import EncoderLayer
+from attention.validation import check_count
 
 PAD, MASK = 0, 1  # token ids; digit d is d + NUM_SPECIAL
 NUM_SPECIAL = 2
@@ -46,7 +46,7 @@ def make_palindromes(
     Returns:
         int64 `(count, 2 * max_half)`: digit d is token d + 2, padding is 0.
 
-    Example:
+    Examples:
         >>> make_palindromes(2, torch.Generator().manual_seed(0))
         tensor([[ 5,  2,  5, 11, 11,  5,  2,  5],
                 [ 9,  5,  5,  9,  0,  0,  0,  0]])
@@ -86,7 +86,7 @@ def mask_tokens(
         `(inputs, targets)`, both `(batch, T)`: the corrupted tokens, and the
         original token at chosen positions, `IGNORE` (-100) elsewhere.
 
-    Example:
+    Examples:
         >>> tokens = torch.tensor([[5, 6, 7, 8, 0, 0]])
         >>> inputs, targets = mask_tokens(tokens, torch.Generator().manual_seed(3), vocab_size=12)
         >>> inputs.tolist()      # positions 0, 1 and 3 picked: two masked (1), one made random
@@ -131,7 +131,7 @@ class MaskedLanguageModel(nn.Module):
         norm, head. With `need_weights=True` every layer keeps its weights in
         `layer.weights["self"]`, `(batch, heads, T, T)`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = MaskedLanguageModel(vocab_size=12, d_model=16, num_heads=2, d_ff=32,
         ...                             num_layers=1, max_len=8)

@@ -20,28 +20,57 @@ copies their weights. Masks follow the package convention: True = may attend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention.versions.multi_head import MultiHeadAttention
+from attention.validation import (
+    check_bool,
+    check_model_input,
+    check_positive,
+    check_probability,
+    check_same_batch,
+)
+from attention.versions.multi_head import MultiHeadAttention, mask_for_heads
 
 
 class FeedForward(nn.Module):
-    """The position-wise network `W_2 ReLU(W_1 x + b_1) + b_2`, applied to every position alone.
+    """The position-wise network `W_2 act(W_1 x + b_1) + b_2`, applied to every position alone.
 
-    `(..., d_model)` -> `(..., d_model)`, through a hidden size d_ff.
+    `(..., d_model)` -> `(..., d_model)`, through a hidden size d_ff. The
+    activation is ReLU, as in the paper, unless another module is given (the
+    decoder-only model of `attention.kv_decoding` uses GELU).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, *,
+        activation: nn.Module | None = None, bias: bool = True,
+    ) -> None:
         super().__init__()
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.linear1 = nn.Linear(check_positive("d_model", d_model), check_positive("d_ff", d_ff), bias=bias)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
+        self.activation = nn.ReLU() if activation is None else activation
+        self.dropout = nn.Dropout(check_probability("dropout", dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = self.dropout(F.relu(self.linear1(x)))  # (batch, T, d_ff)
+        hidden = self.dropout(self.activation(self.linear1(x)))  # (batch, T, d_ff)
         return self.linear2(hidden)  # (batch, T, d_model)
+
+
+def residual(
+    x: torch.Tensor, norm: nn.Module, sublayer: Callable[[torch.Tensor], torch.Tensor],
+    norm_first: bool, dropout: nn.Module | None = None,
+) -> torch.Tensor:
+    """A sublayer with its residual connection and layer norm, pre-norm or post-norm.
+
+    pre-norm: x + Dropout(sublayer(norm(x))); post-norm: norm(x + Dropout(sublayer(x))).
+    """
+    drop = dropout if dropout is not None else (lambda h: h)
+    if norm_first:
+        return x + drop(sublayer(norm(x)))  # pre-norm
+    return norm(x + drop(sublayer(x)))  # post-norm
 
 
 def copy_layer_norm(mine: nn.LayerNorm, theirs: nn.LayerNorm) -> None:
@@ -51,26 +80,31 @@ def copy_layer_norm(mine: nn.LayerNorm, theirs: nn.LayerNorm) -> None:
 
 
 class _Sublayers(nn.Module):
-    """What both layers share: sizes, the feed-forward sublayer, and the residual + norm rule."""
+    """What both layers share: sizes, the feed-forward sublayer, and the residual + norm rule.
+
+    Each layer's `forward` checks its inputs, then `_forward` runs it: the
+    stacks of `attention.transformer` check once for all their layers and call
+    `_forward`. The attention weights are kept only once a call has succeeded.
+    """
 
     def __init__(
         self, d_model: int, num_heads: int, d_ff: int, dropout: float, norm_first: bool,
-        num_sublayers: int, eps: float = 1e-5,
+        num_sublayers: int, eps: float = 1e-5, bias: bool = True,
     ) -> None:
         super().__init__()
-        self.norm_first = norm_first
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout)
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model, eps=eps) for _ in range(num_sublayers))
+        self.norm_first = check_bool("norm_first", norm_first)
+        bias = check_bool("bias", bias)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, bias=bias)
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(d_model, eps=eps, bias=bias) for _ in range(num_sublayers)
+        )
         self.dropout = nn.Dropout(dropout)  # on each sublayer's output, before the residual add
         self.weights: dict[str, torch.Tensor] = {}
 
     def residual(self, x: torch.Tensor, index: int, sublayer) -> torch.Tensor:
         """Apply sublayer `index` to x with its residual connection and layer norm."""
-        norm = self.norms[index]
-        if self.norm_first:
-            return x + self.dropout(sublayer(norm(x)))  # pre-norm
-        return norm(x + self.dropout(sublayer(x)))  # post-norm
+        return residual(x, self.norms[index], sublayer, self.norm_first, self.dropout)
 
     @classmethod
     def _copy_of(cls, layer: nn.Module, torch_class: type) -> _Sublayers:
@@ -83,7 +117,8 @@ class _Sublayers(nn.Module):
             raise ValueError(f"from_torch supports the ReLU activation only, got {layer.activation}")
         attn = layer.self_attn
         ours = cls(attn.embed_dim, attn.num_heads, layer.linear1.out_features,
-                   dropout=layer.dropout.p, norm_first=layer.norm_first)
+                   dropout=layer.dropout.p, norm_first=layer.norm_first,
+                   bias=layer.linear1.bias is not None)
         ours = ours.to(attn.in_proj_weight)  # the dtype and device first: copies keep every bit
         ours.self_attention = MultiHeadAttention.from_torch(attn)
         ours.feed_forward.linear1.load_state_dict(layer.linear1.state_dict())
@@ -93,21 +128,19 @@ class _Sublayers(nn.Module):
             copy_layer_norm(mine, theirs)
         return ours
 
-    def _check_input(self, name: str, x: torch.Tensor) -> None:
-        d_model = self.self_attention.d_model
-        if x.ndim != 3 or x.shape[-1] != d_model:
-            raise ValueError(
-                f"{name} must have shape (batch, positions, d_model={d_model}), "
-                f"got {tuple(x.shape)}"
-            )
+    def _check_input(self, name: str, x: torch.Tensor) -> tuple[int, int]:
+        """Check `(batch, T, d_model)` of the layer's dtype; return (batch, T)."""
+        attention = self.self_attention
+        check_model_input(name, x, "d_model", attention.d_model, attention.w_q.weight)
+        return x.shape[0], x.shape[1]
 
     def _attend(
         self, name: str, module: MultiHeadAttention, query: torch.Tensor, memory: torch.Tensor,
-        mask: torch.Tensor | None, need_weights: bool,
+        mask: torch.Tensor | None, need_weights: bool, found: dict[str, torch.Tensor],
     ) -> torch.Tensor:
-        output, weights = module(query, memory, memory, mask, need_weights=need_weights)
+        output, weights = module.attend(query, memory, memory, mask, need_weights)
         if need_weights:
-            self.weights[name] = weights.detach()  # (batch, heads, Tq, Tk)
+            found[name] = weights.detach()  # (batch, heads, Tq, Tk)
         return output
 
 
@@ -121,6 +154,8 @@ class EncoderLayer(_Sublayers):
         dropout: dropout on attention weights, the feed-forward hidden layer and
             each sublayer's output (training only).
         norm_first: False for post-norm (the paper), True for pre-norm.
+        bias: whether the linear layers and layer norms have biases (as in
+            `nn.TransformerEncoderLayer`).
 
     Members:
         self_attention, feed_forward, norms (2 LayerNorms), and `weights`, a dict
@@ -137,9 +172,9 @@ class EncoderLayer(_Sublayers):
 
     def __init__(
         self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False,
+        norm_first: bool = False, *, bias: bool = True,
     ) -> None:
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, num_sublayers=2)
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, num_sublayers=2, bias=bias)
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, *, need_weights: bool = False
@@ -152,15 +187,25 @@ class EncoderLayer(_Sublayers):
                 e.g. a padding mask `(batch, 1, T)`.
             need_weights: keep the attention weights in `self.weights`.
         """
-        self._check_input("x", x)
+        batch, length = self._check_input("x", x)
+        mask = mask_for_heads(mask, batch, self.self_attention.num_heads, length, length)
+        return self._forward(x, mask, check_bool("need_weights", need_weights))
+
+    def _forward(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
+        found: dict[str, torch.Tensor] = {}
         x = self.residual(
-            x, 0, lambda h: self._attend("self", self.self_attention, h, h, mask, need_weights)
+            x, 0, lambda h: self._attend("self", self.self_attention, h, h, mask, need_weights, found)
         )
-        return self.residual(x, 1, self.feed_forward)
+        x = self.residual(x, 1, self.feed_forward)
+        self.weights.update(found)
+        return x
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderLayer:
-        """An `EncoderLayer` with the weights of a batch-first, ReLU `nn.TransformerEncoderLayer`."""
+        """An `EncoderLayer` with the weights of a batch-first, ReLU `nn.TransformerEncoderLayer`.
+
+        Layers built with `bias=False` are copied too.
+        """
         return cls._copy_of(layer, nn.TransformerEncoderLayer).train(layer.training)
 
 
@@ -183,10 +228,10 @@ class DecoderLayer(_Sublayers):
 
     def __init__(
         self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False,
+        norm_first: bool = False, *, bias: bool = True,
     ) -> None:
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, num_sublayers=3)
-        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, num_sublayers=3, bias=bias)
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
 
     def forward(
         self,
@@ -207,25 +252,45 @@ class DecoderLayer(_Sublayers):
             memory_mask: bool over `(T, S)`, e.g. the source padding `(batch, 1, S)`.
             need_weights: keep the attention weights in `self.weights`.
         """
-        self._check_input("x", x)
-        self._check_input("memory", memory)
-        if memory.shape[0] != x.shape[0]:
-            raise ValueError(
-                f"x has batch size {x.shape[0]} but memory has batch size {memory.shape[0]}"
-            )
+        self_mask, memory_mask = self._check_inputs(x, memory, self_mask, memory_mask)
+        return self._forward(x, memory, self_mask, memory_mask, check_bool("need_weights", need_weights))
+
+    def _check_inputs(
+        self, x: torch.Tensor, memory: torch.Tensor,
+        self_mask: torch.Tensor | None, memory_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Check the inputs; return both masks as `mask_for_heads` gives them."""
+        batch, length = self._check_input("x", x)
+        _, memory_length = self._check_input("memory", memory)
+        check_same_batch(x=x.shape, memory=memory.shape)
+        heads = self.self_attention.num_heads
+        return (mask_for_heads(self_mask, batch, heads, length, length),
+                mask_for_heads(memory_mask, batch, heads, length, memory_length))
+
+    def _forward(
+        self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None,
+        memory_mask: torch.Tensor | None, need_weights: bool,
+    ) -> torch.Tensor:
+        found: dict[str, torch.Tensor] = {}
         x = self.residual(
-            x, 0, lambda h: self._attend("self", self.self_attention, h, h, self_mask, need_weights)
+            x, 0,
+            lambda h: self._attend("self", self.self_attention, h, h, self_mask, need_weights, found),
         )
         x = self.residual(
             x, 1,
             lambda h: self._attend("cross", self.cross_attention, h, memory, memory_mask,
-                                   need_weights),
+                                   need_weights, found),
         )
-        return self.residual(x, 2, self.feed_forward)
+        x = self.residual(x, 2, self.feed_forward)
+        self.weights.update(found)
+        return x
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderLayer:
-        """A `DecoderLayer` with the weights of a batch-first, ReLU `nn.TransformerDecoderLayer`."""
+        """A `DecoderLayer` with the weights of a batch-first, ReLU `nn.TransformerDecoderLayer`.
+
+        Layers built with `bias=False` are copied too.
+        """
         ours = cls._copy_of(layer, nn.TransformerDecoderLayer)
         ours.cross_attention = MultiHeadAttention.from_torch(layer.multihead_attn)
         return ours.train(layer.training)

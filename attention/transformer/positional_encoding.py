@@ -19,7 +19,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
+from attention.validation import (
+    check_count,
+    check_fits,
+    check_float_tensor,
+    check_positive_real,
+    check_probability,
+)
 
 
 def _check_even_size(d_model: object) -> int:
@@ -35,6 +41,7 @@ def _check_even_size(d_model: object) -> int:
 def frequencies(d_model: int, base: float = 10000.0) -> torch.Tensor:
     """The angular frequency of each (sin, cos) pair: `base^(-2i / d_model)`, shape `(d_model/2,)`."""
     d_model = _check_even_size(d_model)
+    base = check_positive_real("base", base)
     exponents = torch.arange(0, d_model, 2, dtype=torch.float64) / d_model  # (d_model/2,)
     return base ** (-exponents)
 
@@ -61,6 +68,8 @@ def sinusoidal_encoding(
         tensor([0., 1., 0., 1.])
     """
     max_len = check_count("max_len", max_len)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     positions = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
     angles = positions * frequencies(d_model, base)  # (max_len, d_model/2)
     table = torch.empty(max_len, d_model, dtype=torch.float64)
@@ -85,6 +94,8 @@ def offset_matrix(offset: int, d_model: int, base: float = 10000.0) -> torch.Ten
         >>> torch.allclose(pe[:7] @ shift.T, pe[3:])
         True
     """
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+        raise TypeError(f"offset must be a number, got {offset!r}")
     angles = offset * frequencies(d_model, base)  # (d_model/2,)
     cos, sin = torch.cos(angles), torch.sin(angles)
     matrix = torch.zeros(d_model, d_model, dtype=torch.float64)
@@ -105,7 +116,10 @@ class PositionalEncoding(nn.Module):
 
     Members:
         encoding: the `(max_len, d_model)` table, a buffer (saved with the
-            model, moved by `.to()`, never trained).
+            model, moved by `.to()`, never trained). Converting the module to
+            another dtype recomputes it in that dtype, so it is as exact in
+            float64 as `sinusoidal_encoding(..., dtype=torch.float64)`; an input
+            of another dtype than the table's gets its rows computed in its own dtype.
 
     Examples:
         >>> encode = PositionalEncoding(d_model=4, max_len=10)
@@ -119,24 +133,31 @@ class PositionalEncoding(nn.Module):
         self.d_model = _check_even_size(d_model)
         self.max_len = check_count("max_len", max_len)
         self.register_buffer("encoding", sinusoidal_encoding(self.max_len, self.d_model))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(check_probability("dropout", dropout))
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        """After `.to()`, `.double()` and the like, recompute the table in its new dtype.
+
+        Casting the float32 table would keep float32's rounding (errors of 3e-8).
+        """
+        super()._apply(fn, recurse)
+        table = self.encoding
+        self.encoding = sinusoidal_encoding(self.max_len, self.d_model, dtype=table.dtype).to(table.device)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`(batch, T, d_model)` -> `(batch, T, d_model)`: x plus the encoding of positions 0..T-1."""
+        check_float_tensor("x", x)
         if x.ndim < 2 or x.shape[-1] != self.d_model:
             raise ValueError(
-                f"expected input of shape (..., positions, d_model={self.d_model}), "
-                f"got {tuple(x.shape)}"
+                f"x must have shape (..., positions, d_model={self.d_model}), got {tuple(x.shape)}"
             )
         length = x.shape[-2]
-        if length > self.max_len:
-            raise ValueError(
-                f"the sequence has {length} positions but the positional table has "
-                f"only max_len={self.max_len}"
-            )
-        encoding = self.encoding[:length].to(x.dtype)  # (T, d_model)
+        check_fits("x", length, "max_len of the positional table", self.max_len)
+        encoding = self.encoding[:length]  # (T, d_model)
+        if encoding.dtype != x.dtype:  # computed in x's dtype, not rounded through the table's
+            encoding = sinusoidal_encoding(length, self.d_model, dtype=x.dtype).to(x.device)
         return self.dropout(x + encoding)
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, max_len={self.max_len}"
-

@@ -22,6 +22,15 @@ from torch import nn
 
 from attention.transformer.positional_encoding import PositionalEncoding
 from attention.transformer.stack import Transformer
+from attention.validation import (
+    check_bool,
+    check_count,
+    check_fits,
+    check_integer,
+    check_positive,
+    check_same_batch,
+    check_token_ids,
+)
 from attention.versions.masks import causal_mask
 
 
@@ -69,8 +78,15 @@ class Seq2SeqTransformer(nn.Module):
         share_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        self.d_model = d_model
-        self.pad_token = pad_token
+        self.d_model = check_positive("d_model", d_model)
+        source_vocab = check_positive("source_vocab", source_vocab)
+        target_vocab = check_positive("target_vocab", target_vocab)
+        self.pad_token = check_count("pad_token", pad_token)
+        if share_embeddings and source_vocab != target_vocab:
+            raise ValueError(
+                "share_embeddings needs one vocabulary, got "
+                f"source_vocab={source_vocab} and target_vocab={target_vocab}"
+            )
         self.source_embedding = nn.Embedding(source_vocab, d_model)
         self.target_embedding = nn.Embedding(target_vocab, d_model)
         self.positional_encoding = PositionalEncoding(d_model, max_len, dropout)
@@ -83,27 +99,21 @@ class Seq2SeqTransformer(nn.Module):
         for embedding in (self.source_embedding, self.target_embedding):
             nn.init.normal_(embedding.weight, std=d_model**-0.5)
         if share_embeddings:
-            if source_vocab != target_vocab:
-                raise ValueError(
-                    "share_embeddings needs one vocabulary, got "
-                    f"source_vocab={source_vocab} and target_vocab={target_vocab}"
-                )
             self.target_embedding.weight = self.source_embedding.weight
             self.output.weight = self.source_embedding.weight
 
     def embed(self, tokens: torch.Tensor, embedding: nn.Embedding) -> torch.Tensor:
         """`(batch, T)` token ids -> `(batch, T, d_model)` vectors with positions added."""
-        if tokens.ndim != 2 or tokens.dtype != torch.long:
-            raise ValueError(
-                f"tokens must be a (batch, positions) tensor of int64 ids, "
-                f"got shape {tuple(tokens.shape)} and dtype {tokens.dtype}"
-            )
-        if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < embedding.num_embeddings:
-            raise ValueError(
-                f"token ids must lie in [0, {embedding.num_embeddings}), "
-                f"got ids from {int(tokens.min())} to {int(tokens.max())}"
-            )
+        self._check_tokens("tokens", tokens, embedding)
+        return self._embed(tokens, embedding)
+
+    def _embed(self, tokens: torch.Tensor, embedding: nn.Embedding) -> torch.Tensor:
         return self.positional_encoding(embedding(tokens) * math.sqrt(self.d_model))
+
+    def _check_tokens(self, name: str, tokens: torch.Tensor, embedding: nn.Embedding) -> None:
+        """Raise unless `tokens` are `(batch, T)` int64 ids of the vocabulary, T <= max_len."""
+        check_token_ids(name, tokens, embedding.num_embeddings)
+        check_fits(name, tokens.shape[1], "max_len", self.positional_encoding.max_len)
 
     def source_mask(self, source: torch.Tensor) -> torch.Tensor:
         """True at real source tokens: `(batch, 1, S)`, for the encoder and the cross-attention."""
@@ -111,10 +121,13 @@ class Seq2SeqTransformer(nn.Module):
 
     def encode(self, source: torch.Tensor, *, need_weights: bool = False) -> torch.Tensor:
         """Source ids `(batch, S)` -> memory `(batch, S, d_model)`."""
-        source_vectors = self.embed(source, self.source_embedding)
-        return self.transformer.encode(
-            source_vectors, self.source_mask(source), need_weights=need_weights
-        )
+        self._check_tokens("source", source, self.source_embedding)
+        return self._encode(source, check_bool("need_weights", need_weights))
+
+    def _encode(self, source: torch.Tensor, need_weights: bool) -> torch.Tensor:
+        source_vectors = self._embed(source, self.source_embedding)  # (batch, S, d_model)
+        mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
+        return self.transformer._encode(source_vectors, mask, need_weights)
 
     def decode(
         self, target_in: torch.Tensor, memory: torch.Tensor, source: torch.Tensor,
@@ -125,12 +138,26 @@ class Seq2SeqTransformer(nn.Module):
         Position t sees target positions 0..t only (a causal mask) and every
         real source position.
         """
+        self._check_tokens("target_in", target_in, self.target_embedding)
+        self._check_tokens("source", source, self.source_embedding)
+        self.transformer._check("memory", memory, None)
+        check_same_batch(target_in=target_in.shape, memory=memory.shape, source=source.shape)
+        if memory.shape[1] != source.shape[1]:
+            raise ValueError(
+                f"memory has {memory.shape[1]} positions but source has {source.shape[1]} "
+                f"(memory shape {tuple(memory.shape)}, source shape {tuple(source.shape)})"
+            )
+        return self._decode(target_in, memory, source, check_bool("need_weights", need_weights))
+
+    def _decode(
+        self, target_in: torch.Tensor, memory: torch.Tensor, source: torch.Tensor, need_weights: bool
+    ) -> torch.Tensor:
         length = target_in.shape[1]
-        target_mask = causal_mask(length, device=target_in.device)  # (T, T)
-        target_vectors = self.embed(target_in, self.target_embedding)
-        hidden = self.transformer.decode(
-            target_vectors, memory, target_mask, self.source_mask(source),
-            need_weights=need_weights,
+        target_mask = causal_mask(length, device=target_in.device)[None, None]  # (1, 1, T, T)
+        memory_mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
+        target_vectors = self._embed(target_in, self.target_embedding)  # (batch, T, d_model)
+        hidden = self.transformer._decode(
+            target_vectors, memory, target_mask, memory_mask, need_weights
         )  # (batch, T, d_model)
         return self.output(hidden)  # (batch, T, vocab)
 
@@ -141,14 +168,15 @@ class Seq2SeqTransformer(nn.Module):
 
         The logits at position t predict target token t from the target tokens
         before it. With `need_weights=True` every layer of `self.transformer`
-        keeps its attention weights in `layer.weights`.
+        keeps its attention weights in `layer.weights`. Every input is checked
+        before any layer runs.
         """
-        if source.shape[0] != target_in.shape[0]:
-            raise ValueError(
-                f"source has batch size {source.shape[0]} but target has {target_in.shape[0]}"
-            )
-        memory = self.encode(source, need_weights=need_weights)
-        return self.decode(target_in, memory, source, need_weights=need_weights)
+        self._check_tokens("source", source, self.source_embedding)
+        self._check_tokens("target_in", target_in, self.target_embedding)
+        check_same_batch(source=source.shape, target_in=target_in.shape)
+        need_weights = check_bool("need_weights", need_weights)
+        memory = self._encode(source, need_weights)
+        return self._decode(target_in, memory, source, need_weights)
 
 
 @torch.no_grad()
@@ -185,14 +213,32 @@ def greedy_decode(
         >>> tokens.shape                                      # (batch, at most max_len)
         torch.Size([2, 4])
     """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    if not (hasattr(model, "encode") and hasattr(model, "decode") and hasattr(model, "pad_token")):
+        raise TypeError(
+            f"model must be a sequence-to-sequence model with encode, decode and pad_token "
+            f"(a Seq2SeqTransformer), got {type(model).__name__}"
+        )
+    max_len = check_positive("max_len", max_len)
+    for name, token in (("start_token", start_token), ("end_token", end_token)):
+        check_integer(name, token)
+    if isinstance(model, Seq2SeqTransformer):  # checked once here, then the unchecked steps
+        model._check_tokens("source", source, model.source_embedding)
+        vocab = model.target_embedding.num_embeddings
+        for name, token in (("start_token", start_token), ("end_token", end_token)):
+            if not 0 <= token < vocab:
+                raise ValueError(f"{name} must lie in [0, {vocab}), got {token}")
+        # The last step reads the start token and max_len - 1 generated ones.
+        check_fits("the decoded sequence", max_len, "the model's max_len", model.positional_encoding.max_len)
+        encode = lambda source: model._encode(source, need_weights=False)  # noqa: E731
+        decode = lambda tokens, memory, source: model._decode(tokens, memory, source, need_weights=False)  # noqa: E731
+    else:  # another model (the RNN encoder-decoder of chapter 3) checks in its own calls
+        encode, decode = model.encode, model.decode
     batch = source.shape[0]
-    memory = model.encode(source)  # (batch, S, d_model)
+    memory = encode(source)  # (batch, S, d_model)
     tokens = torch.full((batch, 1), start_token, dtype=torch.long, device=source.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=source.device)
     for _ in range(max_len):
-        logits = model.decode(tokens, memory, source)  # (batch, T, vocab)
+        logits = decode(tokens, memory, source)  # (batch, T, vocab)
         next_token = logits[:, -1].argmax(dim=-1)  # (batch,)
         next_token = next_token.masked_fill(finished, model.pad_token)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (batch, T + 1)

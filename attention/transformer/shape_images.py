@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from attention._checks import check_count
+from attention.validation import check_count
 
 SHAPE_NAMES = ("horizontal bar", "vertical bar", "diagonal", "square")
 
@@ -64,7 +64,7 @@ def make_shape_images(
         `(images, labels)`: float `(count, 1, image_size, image_size)` and int64
         `(count,)` with values in 0..3 (see `SHAPE_NAMES`).
 
-    Example:
+    Examples:
         >>> images, labels = make_shape_images(8, torch.Generator().manual_seed(0))
         >>> images.shape, labels.tolist()
         (torch.Size([8, 1, 16, 16]), [0, 0, 3, 3, 2, 1, 1, 2])

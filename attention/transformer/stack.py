@@ -14,6 +14,15 @@ import torch
 from torch import nn
 
 from attention.transformer.layers import DecoderLayer, EncoderLayer, copy_layer_norm
+from attention.validation import (
+    check_bool,
+    check_count,
+    check_divides,
+    check_model_input,
+    check_positive,
+    check_same_batch,
+)
+from attention.versions.multi_head import mask_for_heads
 
 
 class Transformer(nn.Module):
@@ -53,20 +62,37 @@ class Transformer(nn.Module):
         norm_first: bool = False,
     ) -> None:
         super().__init__()
+        num_encoder_layers = check_count("num_encoder_layers", num_encoder_layers)
+        num_decoder_layers = check_count("num_decoder_layers", num_decoder_layers)
         args = (d_model, num_heads, d_ff, dropout, norm_first)
+        self.num_heads = check_positive("num_heads", num_heads)
+        check_divides("num_heads", self.num_heads, "d_model", check_positive("d_model", d_model))
         self.encoder_layers = nn.ModuleList(EncoderLayer(*args) for _ in range(num_encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(*args) for _ in range(num_decoder_layers))
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder_norm = nn.LayerNorm(d_model)
+
+    def _check(
+        self, name: str, x: torch.Tensor, mask: torch.Tensor | None, num_keys: int | None = None
+    ) -> tuple[torch.Tensor | None, int]:
+        """Check `(batch, T, d_model)` and a mask over `(T, num_keys or T)`; return (mask, T)."""
+        norm = self.encoder_norm  # its size is d_model, its dtype the model's, even with no layers
+        check_model_input(name, x, "d_model", norm.normalized_shape[0], norm.weight)
+        batch, length = x.shape[0], x.shape[1]
+        keys = length if num_keys is None else num_keys
+        return mask_for_heads(mask, batch, self.num_heads, length, keys), length
 
     def encode(
         self, source: torch.Tensor, source_mask: torch.Tensor | None = None,
         *, need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, S, d_model)` -> memory `(batch, S, d_model)`; source_mask e.g. padding `(batch, 1, S)`."""
-        x = source
+        source_mask, _ = self._check("source", source, source_mask)
+        return self._encode(source, source_mask, check_bool("need_weights", need_weights))
+
+    def _encode(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
         for layer in self.encoder_layers:
-            x = layer(x, source_mask, need_weights=need_weights)  # (batch, S, d_model)
+            x = layer._forward(x, mask, need_weights)  # (batch, S, d_model)
         return self.encoder_norm(x)
 
     def decode(
@@ -79,9 +105,19 @@ class Transformer(nn.Module):
         need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, T, d_model)` and memory `(batch, S, d_model)` -> `(batch, T, d_model)`."""
-        x = target
+        target_mask, _ = self._check("target", target, target_mask)
+        _, memory_length = self._check("memory", memory, None)
+        check_same_batch(target=target.shape, memory=memory.shape)
+        memory_mask, _ = self._check("target", target, memory_mask, memory_length)
+        return self._decode(target, memory, target_mask, memory_mask,
+                            check_bool("need_weights", need_weights))
+
+    def _decode(
+        self, x: torch.Tensor, memory: torch.Tensor, target_mask: torch.Tensor | None,
+        memory_mask: torch.Tensor | None, need_weights: bool,
+    ) -> torch.Tensor:
         for layer in self.decoder_layers:
-            x = layer(x, memory, target_mask, memory_mask, need_weights=need_weights)
+            x = layer._forward(x, memory, target_mask, memory_mask, need_weights)
         return self.decoder_norm(x)
 
     def forward(
@@ -96,6 +132,8 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         """Encode the source, then decode the target against it.
 
+        Every input is checked before any layer runs.
+
         Args:
             source: `(batch, S, d_model)`, embedded source positions.
             target: `(batch, T, d_model)`, embedded target positions.
@@ -107,8 +145,13 @@ class Transformer(nn.Module):
         Returns:
             `(batch, T, d_model)`.
         """
-        memory = self.encode(source, source_mask, need_weights=need_weights)
-        return self.decode(target, memory, target_mask, memory_mask, need_weights=need_weights)
+        source_mask, source_length = self._check("source", source, source_mask)
+        target_mask, _ = self._check("target", target, target_mask)
+        memory_mask, _ = self._check("target", target, memory_mask, source_length)
+        check_same_batch(source=source.shape, target=target.shape)
+        need_weights = check_bool("need_weights", need_weights)
+        memory = self._encode(source, source_mask, need_weights)
+        return self._decode(target, memory, target_mask, memory_mask, need_weights)
 
     @classmethod
     def from_torch(cls, model: nn.Transformer) -> Transformer:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from attention.validation import check_integer, check_positive, check_real
+
 PAD, START, END = 0, 1, 2
 NUM_SPECIAL = 3
 
@@ -42,6 +44,10 @@ class DigitTask:
     held_out: float = 0.1
 
     def __post_init__(self) -> None:
+        for name in ("min_len", "max_len"):
+            check_integer(name, getattr(self, name))
+        check_positive("num_digits", self.num_digits)
+        check_real("held_out", self.held_out)
         if self.kind not in ("reverse", "sort"):
             raise ValueError(f"kind must be 'reverse' or 'sort', got {self.kind!r}")
         if not 1 <= self.min_len <= self.max_len:
@@ -124,5 +130,8 @@ def decoder_input(target: torch.Tensor) -> torch.Tensor:
         >>> decoder_input(torch.tensor([[5, 4, 2]]))
         tensor([[1, 5, 4]])
     """
+    if not isinstance(target, torch.Tensor) or target.ndim != 2:
+        shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
+        raise ValueError(f"target must have shape (batch, positions), got {shape}")
     start = torch.full_like(target[:, :1], START)
     return torch.cat([start, target[:, :-1]], dim=1)

@@ -16,6 +16,15 @@ import torch.nn.functional as F
 
 from attention.transformer.seq2seq import Seq2SeqTransformer, greedy_decode
 from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
+from attention.validation import (
+    check_count,
+    check_positive,
+    check_positive_real,
+    check_probability,
+    check_real,
+    check_same_batch,
+    check_token_ids,
+)
 
 
 class Adam:
@@ -47,8 +56,12 @@ class Adam:
         self, parameters: Iterable[torch.Tensor], betas: tuple[float, float] = (0.9, 0.98),
         eps: float = 1e-9,
     ) -> None:
+        beta1, beta2 = (check_real("betas", beta) for beta in betas)
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"betas must lie in [0, 1), got {tuple(betas)}")
+        eps = check_positive_real("eps", eps)
         self.parameters = [p for p in parameters if p.requires_grad]
-        self.betas = betas
+        self.betas = (beta1, beta2)
         self.eps = eps
         self.steps = 0
         self.m = [torch.zeros_like(p) for p in self.parameters]
@@ -61,7 +74,10 @@ class Adam:
 
     @torch.no_grad()
     def step(self, lr: float) -> None:
-        """Update every parameter that has a gradient, with learning rate `lr`."""
+        """Update every parameter that has a gradient, with learning rate `lr` >= 0."""
+        lr = check_real("lr", lr)
+        if not (lr >= 0 and lr < float("inf")):
+            raise ValueError(f"lr must be positive or 0, and finite, got {lr}")
         self.steps += 1
         beta1, beta2 = self.betas
         bias1 = 1 - beta1**self.steps  # the averages' bias towards 0
@@ -90,7 +106,9 @@ def warmup_then_decay(step: int, peak: float, warmup: int) -> float:
     `peak * min(step / warmup, sqrt(warmup / step))`. (The paper writes the
     peak as `d_model^-0.5 * warmup^-0.5`.)
     """
-    step = max(step, 1)
+    step = max(check_count("step", step), 1)  # step 0 counts as step 1
+    peak = check_positive_real("peak", peak)
+    warmup = check_positive("warmup", warmup)
     return peak * min(step / warmup, (warmup / step) ** 0.5)
 
 
@@ -99,7 +117,14 @@ def sequence_loss(
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Mean cross-entropy of the target tokens under teacher forcing, padding ignored."""
+    if not isinstance(target, torch.Tensor) or target.dtype != torch.long:
+        kind = target.dtype if isinstance(target, torch.Tensor) else type(target).__name__
+        raise TypeError(f"target must be an int64 torch.Tensor of token ids, got {kind}")
+    decoder_input(target)  # checks (batch, positions)
+    check_same_batch(source=tuple(source.shape), target=tuple(target.shape))
+    label_smoothing = check_probability("label_smoothing", label_smoothing)
     logits = model(source, decoder_input(target))  # (batch, T, vocab)
+    check_token_ids("target", target, logits.shape[-1])  # the model checked its inputs
     return F.cross_entropy(
         logits.flatten(0, 1), target.flatten(), ignore_index=PAD, label_smoothing=label_smoothing
     )
@@ -131,6 +156,17 @@ def train(
     Returns:
         The `TrainingLog` of the run.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module (a sequence-to-sequence model), got {type(model).__name__}")
+    if not isinstance(task, DigitTask):
+        raise TypeError(f"task must be a DigitTask, got {type(task).__name__}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    steps = check_count("steps", steps)
+    batch_size = check_positive("batch_size", batch_size)
+    lr = check_positive_real("lr", lr)
+    warmup = check_positive("warmup", warmup)
+    label_smoothing = check_probability("label_smoothing", label_smoothing)
     optimizer = Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
     log = TrainingLog()
     model.train()
@@ -152,6 +188,11 @@ def sequence_accuracy(
     model: Seq2SeqTransformer, source: torch.Tensor, target: torch.Tensor
 ) -> float:
     """The share of sources whose greedy decoding equals the target exactly, end token included."""
+    if not isinstance(target, torch.Tensor) or target.dtype != torch.long:
+        kind = target.dtype if isinstance(target, torch.Tensor) else type(target).__name__
+        raise TypeError(f"target must be an int64 torch.Tensor of token ids, got {kind}")
+    decoder_input(target)  # checks (batch, positions)
+    check_same_batch(source=tuple(source.shape), target=tuple(target.shape))
     model.eval()
     predicted = greedy_decode(model, source, START, END, max_len=target.shape[1])
     missing = target.shape[1] - predicted.shape[1]  # decoding may stop early

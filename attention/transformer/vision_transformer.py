@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
-from attention.versions.scaled_dot_product import check_float_tensor
 from attention.transformer.layers import EncoderLayer
+from attention.validation import check_count
+from attention.versions.scaled_dot_product import check_float_tensor
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -38,7 +38,7 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
         pixels row by row, then channel 1's, and so on (the order of
         `torch.nn.functional.unfold`).
 
-    Example:
+    Examples:
         >>> images = torch.arange(16.0).reshape(1, 1, 4, 4)   # (batch, channels, H, W)
         >>> patchify(images, 2)                               # 4 patches of 2 x 2 pixels
         tensor([[[ 0.,  1.,  4.,  5.],
@@ -88,7 +88,7 @@ class VisionTransformer(nn.Module):
         each layer keeps its attention weights in `layer.weights["self"]`,
         `(batch, heads, T, T)`, the class token first when pool="cls".
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> vit = VisionTransformer(image_size=8, patch_size=4, channels=1, num_classes=3,
         ...                         d_model=16, num_heads=2, num_layers=1, d_ff=32)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_attention_shapes, check_min_dims
-from attention.versions.scaled_dot_product import (
+from attention.validation import (
+    check_attention_shapes,
+    check_features,
     check_float_tensor,
-    check_torch_mask,
-    masked_softmax,
+    check_mask_tensor,
+    check_positive,
+    check_same_dtype,
 )
+from attention.versions.scaled_dot_product import weights_from_scores
 
 
 class AdditiveAttention(nn.Module):
@@ -48,12 +51,12 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
         super().__init__()
-        self.query_size = query_size
-        self.key_size = key_size
-        self.hidden_size = hidden_size
-        self.w_q = nn.Linear(query_size, hidden_size, bias=False)
-        self.w_k = nn.Linear(key_size, hidden_size, bias=False)
-        self.w_v = nn.Linear(hidden_size, 1, bias=False)
+        self.query_size = check_positive("query_size", query_size)
+        self.key_size = check_positive("key_size", key_size)
+        self.hidden_size = check_positive("hidden_size", hidden_size)
+        self.w_q = nn.Linear(self.query_size, self.hidden_size, bias=False)
+        self.w_k = nn.Linear(self.key_size, self.hidden_size, bias=False)
+        self.w_v = nn.Linear(self.hidden_size, 1, bias=False)
 
     def forward(
         self,
@@ -72,26 +75,26 @@ class AdditiveAttention(nn.Module):
 
         Returns:
             `(output, weights)` of shapes `(batch, Tq, d_v)` and `(batch, Tq, Tk)`.
+            A query with no key to attend to gets zero weights and output.
+
+        Raises:
+            TypeError: non-float inputs, a dtype other than the module's, a non-boolean mask.
+            ValueError: sizes that do not fit the module or each other (named).
         """
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            check_float_tensor(name, x)
-        for name, x, size in (("query", query, self.query_size), ("key", key, self.key_size)):
-            check_min_dims(name, tuple(x.shape))
-            if x.shape[-1] != size:
-                raise ValueError(
-                    f"{name} has size {x.shape[-1]} but this AdditiveAttention expects "
-                    f"{name}_size={size} ({name} shape {tuple(x.shape)})"
-                )
+        check_features("query", query, "query_size", self.query_size, self.w_q.weight)
+        check_features("key", key, "key_size", self.key_size, self.w_q.weight)
+        check_float_tensor("value", value)
+        check_same_dtype(query=query, value=value)
         scores_shape = check_attention_shapes(
             tuple(query.shape), tuple(key.shape), tuple(value.shape), same_query_key_size=False
         )
         if mask is not None:
-            check_torch_mask(mask, scores_shape)
+            check_mask_tensor(mask, scores_shape)
 
         projected_query = self.w_q(query).unsqueeze(-2)  # (batch, Tq, 1, hidden)
         projected_key = self.w_k(key).unsqueeze(-3)  # (batch, 1, Tk, hidden)
         features = torch.tanh(projected_query + projected_key)  # (batch, Tq, Tk, hidden)
         scores = self.w_v(features).squeeze(-1)  # (batch, Tq, Tk)
-        weights = masked_softmax(scores, mask, dim=-1)  # (batch, Tq, Tk)
+        weights = weights_from_scores(scores, mask, dim=-1)  # (batch, Tq, Tk)
         output = weights @ value  # (batch, Tq, Tk) @ (batch, Tk, d_v) -> (batch, Tq, d_v)
         return output, weights

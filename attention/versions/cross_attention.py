@@ -17,34 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
-from attention.versions.scaled_dot_product import (
-    check_float_tensor,
-    scaled_dot_product_attention,
-)
-
-
-def check_size(name: str, value: object) -> int:
-    """Return `value` as an int, or raise unless it is a positive integer."""
-    value = check_count(name, value)
-    if value == 0:
-        raise ValueError(f"{name} must be positive, got 0")
-    return value
-
-
-def check_features(name: str, x: object, size: int, size_name: str, weight: torch.Tensor) -> None:
-    """Raise unless `x` is a float tensor `(..., positions, size)` of the module's dtype."""
-    check_float_tensor(name, x)
-    assert isinstance(x, torch.Tensor)
-    if x.ndim < 2 or x.shape[-1] != size:
-        raise ValueError(
-            f"{name} must have shape (..., positions, {size_name}={size}), got {tuple(x.shape)}"
-        )
-    if x.dtype != weight.dtype:
-        raise TypeError(
-            f"{name} has dtype {x.dtype} but the module's weights are {weight.dtype}; "
-            f"convert one of them (e.g. module.to({x.dtype}))"
-        )
+from attention.validation import check_features, check_positive
+from attention.versions.scaled_dot_product import scaled_dot_product_attention
 
 
 class CrossAttention(nn.Module):
@@ -73,9 +47,9 @@ class CrossAttention(nn.Module):
 
     def __init__(self, query_size: int, input_size: int, value_size: int) -> None:
         super().__init__()
-        self.query_size = check_size("query_size", query_size)
-        self.input_size = check_size("input_size", input_size)
-        self.value_size = check_size("value_size", value_size)
+        self.query_size = check_positive("query_size", query_size)
+        self.input_size = check_positive("input_size", input_size)
+        self.value_size = check_positive("value_size", value_size)
         self.w_k = nn.Linear(self.input_size, self.query_size, bias=False)
         self.w_v = nn.Linear(self.input_size, self.value_size, bias=False)
 
@@ -100,8 +74,8 @@ class CrossAttention(nn.Module):
             TypeError: a non-tensor, non-float or wrong-dtype input, or a
                 non-boolean mask.
         """
-        check_features("query", query, self.query_size, "query_size", self.w_k.weight)
-        check_features("inputs", inputs, self.input_size, "input_size", self.w_k.weight)
+        check_features("query", query, "query_size", self.query_size, self.w_k.weight)
+        check_features("inputs", inputs, "input_size", self.input_size, self.w_k.weight)
         keys = self.w_k(inputs)  # (batch, Tk, input_size) -> (batch, Tk, query_size)
         values = self.w_v(inputs)  # (batch, Tk, input_size) -> (batch, Tk, value_size)
         # (batch, Tq, value_size), (batch, Tq, Tk)

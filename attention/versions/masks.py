@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from attention._checks import check_causal_sizes, check_lengths
+from attention.validation import check_causal_sizes, check_lengths
 
 
 def causal_mask(

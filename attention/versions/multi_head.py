@@ -17,16 +17,22 @@ projects with one stacked `(3 d_model, d_model)` matrix, as `nn.MultiheadAttenti
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention._checks import check_attention_shapes, check_count
-from attention.versions.scaled_dot_product import (
-    check_float_tensor,
-    check_torch_mask,
-    scaled_dot_product_attention,
+from attention.validation import (
+    check_bool,
+    check_divides,
+    check_mask_tensor,
+    check_model_input,
+    check_positive,
+    check_probability,
+    check_same_batch,
 )
+from attention.versions.scaled_dot_product import attend
 
 
 def fused_attention(
@@ -45,49 +51,155 @@ def fused_attention(
     both). So as not to depend on the version, such queries are allowed to see
     every key (a finite result) and their output is then set to 0.
     """
+    # PyTorch's CPU kernel can return a finite row for a query holding NaN (seen with
+    # d_head = 2); adding 0 * (sum of the query) brings the NaN back, as the explicit path has it.
+    nan_of_query = query.sum(dim=-1, keepdim=True).mul(0.0)  # (batch, heads, Tq, 1): 0 or NaN
     if mask is None:
-        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p)
+        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p) + nan_of_query
     fully_masked = ~mask.any(dim=-1, keepdim=True)  # (..., Tq or 1, 1)
     output = F.scaled_dot_product_attention(
         query, key, value, attn_mask=mask | fully_masked, dropout_p=dropout_p
     )  # (batch, heads, Tq, d_head)
-    return output.masked_fill(fully_masked, 0.0)
-
-
-def check_model_inputs(
-    d_model: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
-) -> tuple[int, int, int]:
-    """Check `(batch, T, d_model)` inputs; return (batch, Tq, Tk) or raise naming the shapes."""
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        check_float_tensor(name, x)
-        if x.ndim != 3 or x.shape[-1] != d_model:
-            raise ValueError(
-                f"{name} must have shape (batch, positions, d_model={d_model}), "
-                f"got {tuple(x.shape)}"
-            )
-    batch, num_queries, num_keys = check_attention_shapes(
-        tuple(query.shape), tuple(key.shape), tuple(value.shape)
-    )
-    return batch, num_queries, num_keys
+    return (output + nan_of_query).masked_fill(fully_masked, 0.0)
 
 
 def mask_for_heads(
     mask: torch.Tensor | None, batch: int, num_heads: int, num_queries: int, num_keys: int
 ) -> torch.Tensor | None:
-    """Check `mask` and return it broadcastable to `(batch, heads, Tq, Tk)`.
+    """Check `mask` and return it as 4 dims, broadcastable to `(batch, heads, Tq, Tk)`.
 
-    A mask of 2 or 3 dims (`(Tq, Tk)`, `(batch, 1 or Tq, Tk)`) is shared by all
-    heads; one of 4 dims, `(batch, heads, Tq, Tk)`, may differ between heads.
+    A mask of up to 3 dims (`(Tk,)`, `(Tq, Tk)`, `(batch, 1 or Tq, Tk)`) is
+    shared by all heads; one of 4 dims, `(batch, heads, Tq, Tk)`, may differ
+    between heads.
     """
     if mask is None:
         return None
     if isinstance(mask, torch.Tensor) and mask.ndim == 4:
-        return check_torch_mask(mask, (batch, num_heads, num_queries, num_keys))
-    check_torch_mask(mask, (batch, num_queries, num_keys))  # (Tq, Tk), (batch, 1 or Tq, Tk)
-    return mask.unsqueeze(-3) if mask.ndim == 3 else mask  # (batch, 1, Tq or 1, Tk)
+        return check_mask_tensor(mask, (batch, num_heads, num_queries, num_keys))
+    check_mask_tensor(mask, (batch, num_queries, num_keys))
+    mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)  # (batch or 1, Tq or 1, Tk or 1)
+    return mask.unsqueeze(1)  # (batch or 1, 1, Tq or 1, Tk or 1): the same for every head
 
 
-class MultiHeadAttention(nn.Module):
+def attend_heads(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
+    *, need_weights: bool, dropout: nn.Dropout,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Attention in every head, query heads grouped over shared key/value heads; no checks.
+
+    Args:
+        query: `(batch, heads, Tq, d)`.
+        key: `(batch, kv_heads, Tk, d)`, kv_heads dividing heads (equal for multi-head).
+        value: `(batch, kv_heads, Tk, d_v)`.
+        mask: None or 4 dims, broadcastable to `(batch, heads, Tq, Tk)`.
+        need_weights: False runs PyTorch's fused kernel and returns no weights.
+        dropout: on the weights; the fused kernel takes its `p` while training.
+
+    Returns:
+        `(output, weights)`: `(batch, heads, Tq, d_v)` and `(batch, heads, Tq, Tk)` or None.
+
+    Query head i uses key/value head i // (heads / kv_heads). The keys are never
+    copied per head: the queries of one group are stacked along the query dim
+    and attend to their shared keys together (with one group per key/value
+    head, as in multi-head attention, the stacking changes nothing).
+    """
+    batch, num_heads, num_queries, d = query.shape
+    num_kv_heads, num_keys = key.shape[1], key.shape[2]
+    group = num_heads // num_kv_heads
+    # Head i = kv * group + g: the group's queries stacked along the query dim.
+    query = query.reshape(batch, num_kv_heads, group * num_queries, d)  # (batch, kv_heads, group Tq, d)
+    if mask is not None and group > 1:  # the same stacking for the mask
+        mask = mask.expand(mask.shape[0], num_heads, num_queries, num_keys)  # (batch or 1, heads, Tq, Tk)
+        mask = mask.reshape(mask.shape[0], num_kv_heads, group * num_queries, num_keys)
+    if need_weights:
+        output, weights = attend(query, key, value, mask, dropout, 1.0 / math.sqrt(d))
+        weights = weights.reshape(batch, num_heads, num_queries, num_keys)  # (batch, heads, Tq, Tk)
+    else:
+        dropout_p = dropout.p if dropout.training else 0.0
+        output, weights = fused_attention(query, key, value, mask, dropout_p), None
+    output = output.reshape(batch, num_heads, num_queries, value.shape[-1])  # (batch, heads, Tq, d_v)
+    return output, weights
+
+
+class _Heads(nn.Module):
+    """What multi-head and grouped-query attention share: sizes, projections, head split.
+
+    `num_kv_heads` key/value heads serve `num_heads` query heads; multi-head
+    attention is the case num_kv_heads = num_heads.
+    """
+
+    stack_projections = True
+
+    def __init__(
+        self, d_model: int, num_heads: int, num_kv_heads: int, dropout: float, bias: bool
+    ) -> None:
+        super().__init__()
+        d_model = check_positive("d_model", d_model)
+        num_heads = check_positive("num_heads", num_heads)
+        num_kv_heads = check_positive("num_kv_heads", num_kv_heads)
+        check_divides("num_heads", num_heads, "d_model", d_model)
+        check_divides("num_kv_heads", num_kv_heads, "num_heads", num_heads)
+        self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
+        self.d_head = d_model // num_heads
+        d_kv = num_kv_heads * self.d_head  # d_model for multi-head attention
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_kv, bias=bias)
+        self.w_v = nn.Linear(d_model, d_kv, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(check_probability("dropout", dropout))
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, T, heads * d_head)` -> `(batch, heads, T, d_head)`, a view when possible.
+
+        For query heads (heads = num_heads) or key/value heads (heads = num_kv_heads).
+        """
+        x = x.unflatten(-1, (-1, self.d_head))  # (batch, T, heads, d_head)
+        return x.transpose(1, 2)  # (batch, heads, T, d_head)
+
+    def combine_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, heads, T, d_head)` -> `(batch, T, d_model)`, the heads concatenated."""
+        x = x.transpose(1, 2)  # (batch, T, heads, d_head)
+        return x.flatten(-2)  # (batch, T, d_model)
+
+    def project(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The projections `(query W_q, key W_k, value W_v)`, each `(batch, T, features)`.
+
+        For self-attention (query is key is value) the three weights are stacked
+        into one matrix, as `nn.MultiheadAttention` does: one matrix product
+        instead of three, and one gradient for the input. Classes that set
+        `stack_projections = False` call w_q, w_k and w_v one by one, so that
+        hooks on them see every call.
+        """
+        if self.stack_projections and query is key is value:
+            projections = (self.w_q, self.w_k, self.w_v)
+            sizes = [linear.out_features for linear in projections]
+            weight = torch.cat([linear.weight for linear in projections])  # (sum(sizes), d_model)
+            bias = None
+            if self.w_q.bias is not None:
+                bias = torch.cat([linear.bias for linear in projections])  # (sum(sizes),)
+            q, k, v = F.linear(query, weight, bias).split(sizes, dim=-1)  # (batch, T, size) each
+            return q, k, v
+        return self.w_q(query), self.w_k(key), self.w_v(value)
+
+    def check_inputs(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+    ) -> tuple[int, int, int]:
+        """Check `(batch, T, d_model)` inputs of the module's dtype; return (batch, Tq, Tk)."""
+        weight = self.w_q.weight
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            check_model_input(name, x, "d_model", self.d_model, weight)
+        batch = check_same_batch(query=query.shape, key=key.shape, value=value.shape)
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(
+                f"key has {key.shape[1]} positions but value has {value.shape[1]} "
+                f"(key shape {tuple(key.shape)}, value shape {tuple(value.shape)})"
+            )
+        return batch, query.shape[1], key.shape[1]
+
+
+class MultiHeadAttention(_Heads):
     """Multi-head attention on batch-first tensors `(batch, positions, d_model)`.
 
     Args:
@@ -115,53 +227,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(
         self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
-        super().__init__()
-        d_model = check_count("d_model", d_model)
-        num_heads = check_count("num_heads", num_heads)
-        if d_model == 0 or num_heads == 0:
-            raise ValueError(
-                "d_model and num_heads must be positive, "
-                f"got d_model={d_model}, num_heads={num_heads}"
-            )
-        if d_model % num_heads != 0:
-            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
-        self.d_model = d_model
-        self.num_heads = num_heads
-        self.d_head = d_model // num_heads
-        self.w_q = nn.Linear(d_model, d_model, bias=bias)
-        self.w_k = nn.Linear(d_model, d_model, bias=bias)
-        self.w_v = nn.Linear(d_model, d_model, bias=bias)
-        self.w_o = nn.Linear(d_model, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """`(batch, T, d_model)` -> `(batch, heads, T, d_head)`, a view when possible."""
-        x = x.unflatten(-1, (self.num_heads, self.d_head))  # (batch, T, heads, d_head)
-        return x.transpose(1, 2)  # (batch, heads, T, d_head)
-
-    def combine_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """`(batch, heads, T, d_head)` -> `(batch, T, d_model)`, the heads concatenated."""
-        x = x.transpose(1, 2)  # (batch, T, heads, d_head)
-        return x.flatten(-2)  # (batch, T, d_model)
-
-    def project(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The projections `(query W_q, key W_k, value W_v)`, each `(batch, T, d_model)`.
-
-        For self-attention (query is key is value) the three weights are stacked
-        into one `(3 d_model, d_model)` matrix, as `nn.MultiheadAttention` does:
-        one matrix product instead of three, and one gradient for the input.
-        """
-        if query is key is value:
-            projections = (self.w_q, self.w_k, self.w_v)
-            weight = torch.cat([linear.weight for linear in projections])  # (3 d_model, d_model)
-            bias = None
-            if self.w_q.bias is not None:
-                bias = torch.cat([linear.bias for linear in projections])  # (3 d_model,)
-            q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)  # 3 x (batch, T, d_model)
-            return q, k, v
-        return self.w_q(query), self.w_k(key), self.w_v(value)
+        super().__init__(d_model, num_heads, num_heads, dropout, bias)
 
     def forward(
         self,
@@ -174,28 +240,45 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from every query to the keys, in every head.
 
+        Both paths (`need_weights` True or False) take the same inputs and give
+        the same output (up to rounding).
+
         Args:
             query: `(batch, Tq, d_model)`.
-            key: `(batch, Tk, d_model)`.
+            key: `(batch, Tk, d_model)`, the same batch size.
             value: `(batch, Tk, d_model)`.
-            mask: bool, True = may attend; `(Tq, Tk)`, `(batch, 1, Tk)` or
-                `(batch, Tq, Tk)` (shared by all heads), or `(batch, heads, Tq, Tk)`.
+            mask: bool, True = may attend; any shape that broadcasts to
+                `(batch, Tq, Tk)` (`(Tk,)`, `(Tq, Tk)`, `(batch, 1, Tk)`, ...,
+                shared by all heads), or 4 dims broadcasting to `(batch, heads, Tq, Tk)`.
+                A query with no key to attend to gets a zero output.
             need_weights: if False, skip building the weights and use PyTorch's
                 fused `scaled_dot_product_attention` (faster, less memory).
 
         Returns:
             `(output, weights)`: output `(batch, Tq, d_model)`; weights
             `(batch, heads, Tq, Tk)` (after dropout), or None if not need_weights.
+
+        Raises:
+            TypeError: a non-float input, one of another dtype than the module's
+                weights, a non-boolean mask.
+            ValueError: shapes that do not fit (named in the message), batch sizes
+                that differ, a mask that does not broadcast.
         """
-        batch, num_queries, num_keys = check_model_inputs(self.d_model, query, key, value)
+        batch, num_queries, num_keys = self.check_inputs(query, key, value)
         mask = mask_for_heads(mask, batch, self.num_heads, num_queries, num_keys)
+        need_weights = check_bool("need_weights", need_weights)
+        return self.attend(query, key, value, mask, need_weights)
+
+    def attend(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+        mask: torch.Tensor | None, need_weights: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`forward` without its checks, for callers that checked (`mask` from `mask_for_heads`)."""
         q, k, v = self.project(query, key, value)  # each (batch, Tq or Tk, d_model)
         q, k, v = (self.split_heads(x) for x in (q, k, v))  # (batch, heads, T, d_head)
-        if need_weights:
-            heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout=self.dropout)
-        else:
-            dropout_p = self.dropout.p if self.training else 0.0
-            heads, weights = fused_attention(q, k, v, mask, dropout_p), None
+        heads, weights = attend_heads(
+            q, k, v, mask, need_weights=need_weights, dropout=self.dropout
+        )  # (batch, heads, Tq, d_head)
         output = self.w_o(self.combine_heads(heads))  # (batch, Tq, d_model)
         return output, weights
 

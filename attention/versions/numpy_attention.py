@@ -13,32 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from attention._checks import (
-    Shape,
+from attention.validation import (
+    as_float_array,
+    as_mask_array,
     check_attention_shapes,
     check_causal_sizes,
+    check_dim,
+    check_finite_array,
     check_lengths,
-    check_mask,
     check_scale,
 )
-from attention.foundations.softmax import softmax
-
-
-def _as_float_array(name: str, x: ArrayLike) -> NDArray[np.floating]:
-    """Return `x` as a floating-point array (integers become float64)."""
-    array = np.asarray(x)
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    return array
-
-
-def _as_mask(mask: ArrayLike, scores_shape: Shape) -> NDArray[np.bool_]:
-    """Return `mask` as an array, checked to be boolean and to broadcast to the scores."""
-    array = np.asarray(mask)
-    check_mask(array.shape, array.dtype, array.dtype == np.bool_, scores_shape)
-    return array
 
 
 def numpy_causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.bool_]:
@@ -65,6 +49,8 @@ def numpy_padding_mask(lengths: Sequence[int] | ArrayLike, max_len: int) -> NDAr
         <BLANKLINE>
                [[1, 1, 1]]])
     """
+    if getattr(lengths, "requires_grad", False):
+        as_float_array("lengths", lengths)  # refuses it, with the package's message
     array = np.asarray(lengths)
     if array.ndim != 1:
         raise ValueError(f"lengths must be 1-D (batch,), got shape {array.shape}")
@@ -80,8 +66,11 @@ def numpy_masked_softmax(
 ) -> NDArray[np.floating]:
     """Softmax along `axis` giving exactly zero weight where `mask` is False.
 
-    A row with no allowed entry gets all-zero weights (not NaN). Without a mask
-    this is `attention.foundations.softmax.softmax`.
+    The same rules as `attention.masked_softmax`: a score of -inf gets weight 0
+    like a masked one, and a row with nothing to attend to (every entry masked
+    or -inf, or an empty axis) gets all-zero weights, not NaN. A NaN or +inf
+    score that the mask allows is refused (ValueError), mask or no mask: a NaN
+    is never hidden. (A masked score is never read, as in `attention.masked_softmax`.)
 
     Examples:
         >>> numpy_masked_softmax([[0.0, 0.0, 5.0], [1.0, 2.0, 3.0]],
@@ -89,17 +78,30 @@ def numpy_masked_softmax(
         array([[0.5, 0.5, 0. ],
                [0. , 0. , 0. ]])
     """
-    scores = _as_float_array("scores", scores)
-    if mask is None:
-        return softmax(scores, axis=axis)
-    mask = _as_mask(mask, scores.shape)
-    mask = np.broadcast_to(mask, scores.shape)  # a read-only view
+    scores = as_float_array("scores", scores)
+    if scores.ndim == 0:
+        raise ValueError("scores must have at least one axis, got a scalar")
+    axis = check_dim("axis", axis, scores.shape)
+    if mask is not None:
+        mask = as_mask_array(mask, scores.shape)
+    read = scores != -np.inf if mask is None else (scores != -np.inf) & mask  # the scores it uses
+    check_finite_array("scores", np.where(read, scores, 0.0))  # -inf and masked entries: not read
+    return _masked_softmax(scores, mask, axis)
+
+
+def _masked_softmax(
+    scores: NDArray[np.floating], mask: NDArray[np.bool_] | None, axis: int
+) -> NDArray[np.floating]:
+    """`numpy_masked_softmax` without its checks (finite or -inf scores)."""
+    allowed = scores != -np.inf
+    if mask is not None:
+        allowed = allowed & mask  # (..., Tq, Tk): the mask broadcast to the scores
     # The largest *allowed* score of each row; -inf where nothing is allowed, then 0.
-    row_max = np.max(scores, axis=axis, keepdims=True, where=mask, initial=-np.inf)
+    row_max = np.max(scores, axis=axis, keepdims=True, where=allowed, initial=-np.inf)
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)
-    shifted = np.where(mask, scores, row_max) - row_max  # <= 0 where allowed, 0 where masked
-    exps = np.where(mask, np.exp(shifted), 0.0)  # exactly 0 where masked
-    totals = exps.sum(axis=axis, keepdims=True)  # 0 only for fully masked rows
+    shifted = np.where(allowed, scores, row_max) - row_max  # <= 0 where allowed, 0 elsewhere
+    exps = np.where(allowed, np.exp(shifted), 0.0)  # exactly 0 where masked
+    totals = exps.sum(axis=axis, keepdims=True)  # 0 only for rows with nothing allowed
     return np.divide(exps, totals, out=np.zeros_like(exps), where=totals > 0)
 
 
@@ -112,8 +114,14 @@ def numpy_scaled_dot_product_attention(
 ) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
     """softmax(scale * Q K^T) V on NumPy arrays.
 
+    The same shapes, rules and errors as `attention.scaled_dot_product_attention`
+    (a query with nothing to attend to, masked or with Tk = 0, gets zero weights
+    and output; d_k = 0 is refused), except for NaN: NumPy code refuses NaN and
+    infinite entries in query, key and value (ValueError, naming the entry),
+    where the PyTorch version lets NaN through to its output.
+
     Args:
-        query: `(..., Tq, d_k)`.
+        query: `(..., Tq, d_k)`, d_k >= 1.
         key: `(..., Tk, d_k)`.
         value: `(..., Tk, d_v)`; the batch dims `...` broadcast as in `np.matmul`.
         mask: bool, broadcastable to `(..., Tq, Tk)`, True = may attend.
@@ -130,16 +138,19 @@ def numpy_scaled_dot_product_attention(
         >>> weights.round(4), output.round(4)
         (array([[0.7311, 0.2689]]), array([[12.6894]]))
     """
-    query = _as_float_array("query", query)
-    key = _as_float_array("key", key)
-    value = _as_float_array("value", value)
+    query = as_float_array("query", query, finite=True)
+    key = as_float_array("key", key, finite=True)
+    value = as_float_array("value", value, finite=True)
     scores_shape = check_attention_shapes(query.shape, key.shape, value.shape)
     if mask is not None:
-        mask = _as_mask(mask, scores_shape)
+        mask = as_mask_array(mask, scores_shape)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else check_scale(scale)
 
     # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
-    scores = (query * scale) @ np.swapaxes(key, -2, -1)  # (..., Tq, Tk)
-    weights = numpy_masked_softmax(scores, mask, axis=-1)  # (..., Tq, Tk)
+    wide = np.float32 if query.dtype == np.float16 else query.dtype  # half precision overflows
+    with np.errstate(over="ignore"):  # finite inputs can still give scores beyond float range
+        scores = (query.astype(wide) * scale) @ np.swapaxes(key.astype(wide), -2, -1)  # (..., Tq, Tk)
+    check_finite_array("scores (query times key)", scores)
+    weights = _masked_softmax(scores, mask, axis=-1).astype(value.dtype)  # (..., Tq, Tk)
     output = weights @ value  # (..., Tq, Tk) @ (..., Tk, d_v) -> (..., Tq, d_v)
     return output, weights

@@ -25,6 +25,7 @@ from attention.fast.cost import (
     multi_head_attention_cost,
     projection_cost,
 )
+from attention.validation import check_divides, check_positive
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,9 @@ class EvolutionRow:
 def _check_sizes(d: int, seq_len: int, hidden: int, heads: int, *, split: bool = True) -> None:
     """Raise ValueError unless all sizes are positive ints (and heads divide d, if `split`)."""
     for name, value in (("d", d), ("seq_len", seq_len), ("hidden", hidden), ("heads", heads)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if split and d % heads:
-        raise ValueError(f"d={d} is not divisible by heads={heads}")
+        check_positive(name, value)
+    if split:
+        check_divides("heads", heads, "d", d)
 
 
 def _check_number(number: int) -> Version:
@@ -127,6 +127,8 @@ def count_parameters(module: nn.Module | None) -> int:
         >>> count_parameters(nn.Linear(3, 2))  # a 2 x 3 weight and 2 biases
         8
     """
+    if module is not None and not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module or None, got {type(module).__name__}")
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
 

@@ -66,7 +66,7 @@ class BidirectionalGRUEncoder(nn.Module):
         hidden_size: the state size of each reader; annotations have twice that.
         pad_token: the id that pads sources on the right; padding is never read.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> encoder = BidirectionalGRUEncoder(vocab_size=13, embedding_size=8, hidden_size=5)
         >>> annotations, summary = encoder(torch.tensor([[4, 5, 6], [7, 8, 0]]))
@@ -113,7 +113,7 @@ class GRUDecoder(nn.Module):
         attention_size: the hidden size d_a of `AdditiveAttention`; None for the
             fixed-vector model, whose context is the summary at every step.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> decoder = GRUDecoder(13, embedding_size=8, hidden_size=6, context_size=10, attention_size=7)
         >>> annotations, summary = torch.randn(2, 4, 10), torch.randn(2, 10)
@@ -247,7 +247,7 @@ class RNNEncoderDecoder(nn.Module):
     It has what `attention.training.train` and `sequence_accuracy` use: a call
     `model(source, target_in)` returning logits, `encode`, `decode` and `pad_token`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = RNNEncoderDecoder(13, embedding_size=8, hidden_size=6, attention_size=7)
         >>> source = torch.tensor([[5, 6, 7], [8, 9, 0]])    # (batch, S), 0 = padding

@@ -14,36 +14,18 @@ import math
 import torch
 from torch import nn
 
-from attention._checks import Shape, check_attention_shapes, check_mask, check_scale
+from attention.validation import (
+    check_dim,
+    check_dropout_module,
+    check_float_tensor,
+    check_mask_tensor,
+    check_query_key_value,
+    check_scale,
+)
 
-
-def check_float_tensor(name: str, x: object) -> torch.Tensor:
-    """Raise TypeError unless `x` is a floating-point tensor."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name} must be floating point, got dtype {x.dtype}")
-    return x
-
-
-def check_torch_mask(mask: object, scores_shape: Shape) -> torch.Tensor:
-    """Raise unless `mask` is a bool tensor that broadcasts to `scores_shape`."""
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
-    check_mask(tuple(mask.shape), mask.dtype, mask.dtype == torch.bool, tuple(scores_shape))
-    return mask
-
-
-def check_query_key_value(query: object, key: object, value: object) -> Shape:
-    """Check three float tensors of one dtype and fitting shapes; return the scores' shape."""
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        check_float_tensor(name, x)
-    if not query.dtype == key.dtype == value.dtype:
-        raise TypeError(
-            "query, key and value must share a dtype, "
-            f"got {query.dtype}, {key.dtype} and {value.dtype}"
-        )
-    return check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
+# Half-precision scores overflow (65504 is float16's largest value) long before
+# their softmax is in any danger, so scores are computed in float32 for them.
+_WIDER = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
 def masked_softmax(
@@ -51,15 +33,22 @@ def masked_softmax(
 ) -> torch.Tensor:
     """Softmax over `dim` in which masked-out entries get exactly zero weight.
 
+    A score of -inf counts as masked too: it gets weight 0 whether the mask
+    allows it or not. A row with nothing left to attend to (every entry masked,
+    or every allowed score -inf, or no entry at all) gets all-zero weights and
+    a zero gradient, never NaN: it is the same case as a fully masked row.
+
     How it avoids NaN: masked scores become -inf, so exp gives exactly 0 for
-    them as long as the row still has a finite score. A row whose entries are
-    *all* masked would compute -inf - (-inf) = NaN, so such rows are first set
-    to 0 (any finite value would do), and their weights are set to 0 after the
+    them as long as the row still has a finite score. A row with nothing
+    allowed would compute -inf - (-inf) = NaN, so such rows are first set to 0
+    (any finite value would do), and their weights are set to 0 after the
     softmax. Hence, in every floating dtype:
 
     * a row with at least one allowed entry sums to 1 over its allowed entries,
       and its masked entries are exactly 0;
-    * a fully masked row is all zeros, and its gradient is zero, never NaN.
+    * a row with nothing allowed is all zeros, and its gradient is zero.
+
+    A NaN score is never hidden: its row comes out NaN, as in `torch.softmax`.
 
     Filling with the dtype's most negative finite value, torch.finfo(dtype).min,
     instead of -inf would avoid the NaN but give a fully masked row uniform
@@ -74,6 +63,10 @@ def masked_softmax(
     Returns:
         Weights of the shape of `scores`.
 
+    Raises:
+        TypeError: scores not a float tensor, a non-boolean mask, a non-integer dim.
+        ValueError: a mask that does not broadcast, a dim out of range.
+
     Examples:
         >>> scores = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
         >>> mask = torch.tensor([[True, True, False], [False, False, False]])
@@ -82,15 +75,22 @@ def masked_softmax(
                 [0.0000, 0.0000, 0.0000]])
     """
     check_float_tensor("scores", scores)
-    if mask is None:
-        return torch.softmax(scores, dim=dim)
-    check_torch_mask(mask, scores.shape)
-    mask = mask.reshape((1,) * (scores.ndim - mask.ndim) + mask.shape)  # as many dims as scores
-    fully_masked = ~mask.any(dim=dim, keepdim=True)  # size 1 along dim
-    scores = scores.masked_fill(~mask, float("-inf"))  # a new tensor: safe to edit in place
-    scores.masked_fill_(fully_masked, 0.0)  # no row is all -inf any more
+    if mask is not None:
+        check_mask_tensor(mask, tuple(scores.shape))
+    dim = check_dim("dim", dim, tuple(scores.shape))
+    return weights_from_scores(scores, mask, dim)
+
+
+def weights_from_scores(scores: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:
+    """`masked_softmax` without its checks: for callers that have checked their inputs."""
+    allowed = scores != float("-inf")  # (..., Tq, Tk); NaN counts as allowed, so it shows
+    if mask is not None:
+        allowed = allowed & mask  # the mask broadcasts to the scores' shape
+    nothing_allowed = ~allowed.any(dim=dim, keepdim=True)  # size 1 along dim
+    scores = scores.masked_fill(~allowed, float("-inf"))  # a new tensor: safe to edit in place
+    scores.masked_fill_(nothing_allowed, 0.0)  # no row is all -inf any more
     weights = torch.softmax(scores, dim=dim)
-    return weights.masked_fill(fully_masked, 0.0)
+    return weights.masked_fill(nothing_allowed, 0.0)
 
 
 def scaled_dot_product_attention(
@@ -108,13 +108,21 @@ def scaled_dot_product_attention(
     The weights, like the mask, carry the batch dims of query and key; the
     output carries those of all three.
 
+    Edge cases, the same in every attention function of the package: a query
+    with no key to attend to (all masked, or no keys at all, Tk = 0) gets zero
+    weights and a zero output. In float16 and bfloat16 the scores and their
+    softmax are computed in float32, so large scores do not overflow. NaN in
+    the inputs is never hidden: it comes out as NaN. That includes a NaN in the
+    value of a masked key, since its zero weight times NaN is NaN (PyTorch's
+    `F.scaled_dot_product_attention` does the same).
+
     Args:
-        query: `(..., Tq, d_k)`.
+        query: `(..., Tq, d_k)`, d_k >= 1.
         key: `(..., Tk, d_k)`.
         value: `(..., Tk, d_v)`.
         mask: bool, broadcastable to `(..., Tq, Tk)`; True = the query may attend
-            to the key. A query with no allowed key gets zero weights and output.
-        dropout: a module applied to the weights (e.g. `nn.Dropout(0.1)`).
+            to the key.
+        dropout: a module applied to the weights (e.g. `nn.Dropout(0.1)`), or None.
         scale: multiplies the scores; defaults to 1 / sqrt(d_k).
 
     Returns:
@@ -122,8 +130,9 @@ def scaled_dot_product_attention(
         the weights actually applied to the values (after dropout, if any).
 
     Raises:
-        ValueError: shapes that do not fit (named in the message), or scale <= 0.
-        TypeError: non-tensor or non-float inputs, or a non-boolean mask.
+        ValueError: shapes that do not fit (named in the message), d_k = 0, or scale <= 0.
+        TypeError: non-tensor or non-float inputs, mixed dtypes, a non-boolean
+            mask, a dropout that is not a module (e.g. a float).
 
     Examples:
         >>> query = torch.tensor([[1.0, 0.0]])              # (Tq=1, d_k=2)
@@ -137,13 +146,22 @@ def scaled_dot_product_attention(
     """
     scores_shape = check_query_key_value(query, key, value)
     if mask is not None:
-        check_torch_mask(mask, scores_shape)
+        check_mask_tensor(mask, scores_shape)
+    check_dropout_module(dropout)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else check_scale(scale)
+    return attend(query, key, value, mask, dropout, scale)
 
+
+def attend(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+    mask: torch.Tensor | None, dropout: nn.Module | None, scale: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`scaled_dot_product_attention` without its checks: for callers that have checked."""
+    wide = _WIDER.get(query.dtype, query.dtype)  # float32 for half precision
     # Scale the queries rather than the scores: (..., Tq, d_k) is usually the smaller tensor.
     # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
-    scores = (query * scale) @ key.transpose(-2, -1)  # (..., Tq, Tk)
-    weights = masked_softmax(scores, mask, dim=-1)  # (..., Tq, Tk)
+    scores = (query.to(wide) * scale) @ key.to(wide).transpose(-2, -1)  # (..., Tq, Tk)
+    weights = weights_from_scores(scores, mask, dim=-1).to(value.dtype)  # (..., Tq, Tk)
     if dropout is not None:
         weights = dropout(weights)
     output = weights @ value  # (..., Tq, Tk) @ (..., Tk, d_v) -> (..., Tq, d_v)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.versions.cross_attention import check_features, check_size
+from attention.validation import check_features, check_positive
 from attention.versions.scaled_dot_product import scaled_dot_product_attention
 
 
@@ -46,9 +46,9 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None) -> None:
         super().__init__()
-        self.d_model = check_size("d_model", d_model)
-        self.d_k = self.d_model if d_k is None else check_size("d_k", d_k)
-        self.d_v = self.d_model if d_v is None else check_size("d_v", d_v)
+        self.d_model = check_positive("d_model", d_model)
+        self.d_k = self.d_model if d_k is None else check_positive("d_k", d_k)
+        self.d_v = self.d_model if d_v is None else check_positive("d_v", d_v)
         self.w_q = nn.Linear(self.d_model, self.d_k, bias=False)
         self.w_k = nn.Linear(self.d_model, self.d_k, bias=False)
         self.w_v = nn.Linear(self.d_model, self.d_v, bias=False)
@@ -72,7 +72,7 @@ class SelfAttention(nn.Module):
                 broadcast (shapes are named).
             TypeError: a non-tensor, non-float or wrong-dtype x, or a non-boolean mask.
         """
-        check_features("x", x, self.d_model, "d_model", self.w_q.weight)
+        check_features("x", x, "d_model", self.d_model, self.w_q.weight)
         query = self.w_q(x)  # (batch, T, d_model) -> (batch, T, d_k)
         key = self.w_k(x)  # (batch, T, d_model) -> (batch, T, d_k)
         value = self.w_v(x)  # (batch, T, d_model) -> (batch, T, d_v)

@@ -424,7 +424,7 @@ print(body_of(attention.scaled_dot_product_attention))
 # - **Input checks.** The NumPy version accepts anything array-like and turns integers
 #   into floats; the PyTorch version insists on floating-point tensors of one dtype, since
 #   PyTorch would otherwise fail later, in the middle of the computation. Both call the
-#   same shape checks, from `attention._checks`, so they raise the same errors.
+#   same shape checks, from `attention.validation`, so they raise the same errors.
 # - **Dropout.** Only the PyTorch version takes a `dropout` module for the weights: it is
 #   a training-time regularizer, and training happens in PyTorch.
 # - **Masks.** Both take an optional boolean mask, where True means "may attend".

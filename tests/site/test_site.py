@@ -18,8 +18,14 @@ ROOT_CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
 PAGE_BUDGET = 300 * 1024  # bytes of HTML and page-specific assets per chapter page
 
 
-def test_the_book_has_chapters():
-    assert len(CHAPTERS) >= 2
+def test_every_chapter_is_in_the_navigation_and_every_navigation_chapter_exists():
+    config = (CHAPTERS[0].parents[2] / "mkdocs.yml").read_text(encoding="utf-8")
+    in_nav = set(re.findall(r"chapters/([\w-]+\.py)", config.split("\nnav:", 1)[1].split("\n\n", 1)[0]))
+    on_disk = {chapter.name for chapter in CHAPTERS}
+    assert in_nav == on_disk, (
+        f"chapters missing from the nav: {sorted(on_disk - in_nav)}; "
+        f"nav entries without a file: {sorted(in_nav - on_disk)}"
+    )
 
 
 # Printed from the built site after `mkdocs build` (scripts/book_pdf.py, tests/site/test_pdf.py).

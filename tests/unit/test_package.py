@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -10,9 +11,13 @@ import pytest
 import attention
 
 
-def test_every_public_name_resolves():
+def test_every_public_name_is_the_object_its_module_defines():
     for name in attention.__all__:
-        assert getattr(attention, name) is not None, name
+        value = getattr(attention, name)
+        module = importlib.import_module(value.__module__)
+        assert value.__module__.startswith("attention."), (name, value.__module__)
+        assert value.__name__ == name, (name, value.__name__)
+        assert getattr(module, name) is value, name
 
 
 def test_unknown_names_raise_attribute_error():

@@ -72,10 +72,22 @@ def test_additive_costs_more_than_dot_product_at_equal_sizes():
     assert additive.total > 1.5 * dot.total
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5])
-def test_sizes_must_be_positive_integers(bad):
-    with pytest.raises(ValueError, match=f"m must be a positive integer, got {bad!r}"):
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    (0, ValueError, "m must be positive, got 0"),
+    (-1, ValueError, "m must be positive, got -1"),
+    (2.5, TypeError, "m must be an integer, got 2.5"),
+    (True, TypeError, "m must be an integer, got True"),
+])
+def test_sizes_must_be_positive_integers(bad, error, message):
+    with pytest.raises(error, match=message):
         matmul_flops(bad, 2, 3)
+
+
+def test_numpy_integers_count_as_integers():
+    import numpy as np
+
+    assert matmul_flops(np.int64(3), np.int32(2), 3) == 36
+    assert type(matmul_flops(np.int64(3), 2, 3)) is int
 
 
 def test_heads_must_divide_the_model_size():

@@ -128,7 +128,7 @@ def test_a_full_cache_names_its_sizes():
     [
         ((12, 6, 4), ValueError, r"num_heads=6 is not divisible by num_kv_heads=4"),
         ((10, 4, 2), ValueError, r"d_model=10 is not divisible by num_heads=4"),
-        ((12, 6, 0), ValueError, r"sizes must be positive, got d_model=12, num_heads=6, num_kv_heads=0"),
+        ((12, 6, 0), ValueError, r"num_kv_heads must be positive, got 0"),
         ((12, 6, 2.0), TypeError, r"num_kv_heads must be an integer, got 2\.0"),
     ],
 )

@@ -60,7 +60,7 @@ def test_shapes_that_do_not_fit_are_named(key_shape, value_shape, message):
 
 
 def test_bad_sizes_are_named():
-    with pytest.raises(ValueError, match=r"capacity must be non-negative, got -1"):
+    with pytest.raises(ValueError, match=r"capacity must be positive, got -1"):
         KVCache(1, 2, -1, 3)
     with pytest.raises(TypeError, match=r"d_head must be an integer, got 2\.5"):
         KVCache(1, 2, 4, 2.5)

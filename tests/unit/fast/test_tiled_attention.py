@@ -180,7 +180,7 @@ def test_bad_input_gets_a_clear_error(shapes, kwargs, error, message):
 
 
 def test_mixed_or_integer_dtypes_are_refused():
-    with pytest.raises(TypeError, match=r"share a dtype, got torch\.float32, torch\.float64"):
+    with pytest.raises(TypeError, match=r"share a dtype, got query torch\.float32, key torch\.float64"):
         tiled_attention(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3))
     with pytest.raises(TypeError, match=r"value must be floating point"):
         tiled_attention(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long))

@@ -216,7 +216,7 @@ def test_keys_and_values_of_different_counts() -> None:
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
 def test_bandwidth_must_be_positive_and_finite(bad: float) -> None:
-    with pytest.raises(ValueError, match=rf"bandwidth must be a positive finite number, got {bad}"):
+    with pytest.raises(ValueError, match=rf"bandwidth must be positive and finite, got {bad}"):
         gaussian_kernel_weights([0.0], [1.0], bandwidth=bad)
     with pytest.raises(ValueError, match="bandwidth"):
         nadaraya_watson([0.0], [1.0], [2.0], bandwidth=bad)

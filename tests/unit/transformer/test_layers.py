@@ -75,7 +75,7 @@ def test_layers_keep_their_attention_weights_when_asked():
         (lambda: DecoderLayer(8, 2, 16)(torch.zeros(1, 3, 8), torch.zeros(1, 3, 4)), ValueError,
          r"memory must have shape .* got \(1, 3, 4\)"),
         (lambda: DecoderLayer(8, 2, 16)(torch.zeros(2, 3, 8), torch.zeros(1, 3, 8)), ValueError,
-         "batch size 2 but memory has batch size 1"),
+         r"batch sizes differ: x shape \(2, 3, 8\), memory shape \(1, 3, 8\)"),
         (lambda: EncoderLayer(8, 3, 16), ValueError, "not divisible by num_heads=3"),
         (lambda: EncoderLayer.from_torch(nn.TransformerEncoderLayer(8, 2, 16)), ValueError, "batch_first"),
         (lambda: EncoderLayer.from_torch(nn.TransformerEncoderLayer(8, 2, 16, activation="gelu",
@@ -88,3 +88,18 @@ def test_layers_keep_their_attention_weights_when_asked():
 def test_bad_input_gets_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layers_built_without_biases_are_copied_and_compute_what_torch_computes(norm_first):
+    torch.manual_seed(0)
+    theirs_encoder = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                                norm_first=norm_first, bias=False).eval()
+    theirs_decoder = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                                norm_first=norm_first, bias=False).eval()
+    encoder, decoder = EncoderLayer.from_torch(theirs_encoder), DecoderLayer.from_torch(theirs_decoder)
+    assert all(not name.endswith("bias") for name, _ in encoder.named_parameters())
+    x, memory = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(x), theirs_encoder(x))
+        torch.testing.assert_close(decoder(x, memory), theirs_decoder(x, memory))

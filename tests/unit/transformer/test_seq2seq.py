@@ -47,20 +47,29 @@ def test_greedy_decoding_is_deterministic_and_stops():
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    "call, error, message",
     [
         (lambda m: m(torch.zeros(1, 12, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long)),
-         "12 positions but the positional table has only max_len=6"),
-        (lambda m: m(torch.full((1, 3), 20), torch.zeros(1, 2, dtype=torch.long)), r"\[0, 13\)"),
-        (lambda m: m(torch.zeros(1, 3), torch.zeros(1, 2, dtype=torch.long)), "int64 ids"),
+         ValueError, "source has 12 positions but max_len=6"),
+        (lambda m: m(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 9, dtype=torch.long)),
+         ValueError, "target_in has 9 positions but max_len=6"),
+        (lambda m: m(torch.full((1, 3), 20), torch.zeros(1, 2, dtype=torch.long)), ValueError,
+         r"\[0, 13\)"),
+        (lambda m: m(torch.zeros(1, 3), torch.zeros(1, 2, dtype=torch.long)), TypeError,
+         "int64 torch.Tensor of token ids, got torch.float32"),
         (lambda m: m(torch.zeros(2, 3, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long)),
-         "batch size 2 but target has 1"),
-        (lambda m: greedy_decode(m, torch.ones(1, 3, dtype=torch.long), START, END, 0), "at least 1"),
+         ValueError, r"batch sizes differ: source shape \(2, 3\), target_in shape \(1, 2\)"),
+        (lambda m: greedy_decode(m, torch.ones(1, 3, dtype=torch.long), START, END, 0), ValueError,
+         "max_len must be positive, got 0"),
+        (lambda m: greedy_decode(m, torch.ones(1, 3, dtype=torch.long), START, END, 7), ValueError,
+         "has 7 positions but the model's max_len=6"),
+        (lambda m: greedy_decode(m, torch.ones(1, 3, dtype=torch.long), 99, END, 3), ValueError,
+         r"start_token must lie in \[0, 13\), got 99"),
     ],
 )
-def test_bad_input_gets_a_clear_error(call, message):
+def test_bad_input_gets_a_clear_error(call, error, message):
     model = small_model(DigitTask(max_len=5))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         call(model)
 
 

@@ -83,7 +83,7 @@ def test_padding_mask_broadcasts_against_scores_and_combines_with_causal():
         (torch.tensor([2, 9]), 4, ValueError, r"lengths\[1\] = 9 is out of range.*max_len=4"),
         (torch.tensor([2.0, 3.0]), 4, TypeError, r"integer tensor, got dtype torch\.float32"),
         (torch.tensor([[2, 3]]), 4, ValueError, r"1-D \(batch,\), got shape \(1, 2\)"),
-        ([2, 1.5], 4, TypeError, r"lengths\[1\] = 1\.5"),
+        ([2, 1.5], 4, TypeError, r"lengths\[1\] must be an integer, got 1\.5"),
         ([2, 3], -1, ValueError, r"max_len must be non-negative, got -1"),
     ],
 )

@@ -147,13 +147,14 @@ def test_more_heads_only_add_softmax_work():
 
 
 @pytest.mark.parametrize(
-    "sizes",
-    [dict(d=0), dict(seq_len=-1), dict(hidden=2.0), dict(heads=True), dict(d=10, heads=4)],
+    ("sizes", "error"),
+    [(dict(d=0), ValueError), (dict(seq_len=-1), ValueError), (dict(hidden=2.0), TypeError),
+     (dict(heads=True), TypeError), (dict(d=10, heads=4), ValueError)],
     ids=["d=0", "seq_len<0", "float hidden", "bool heads", "heads do not divide d"],
 )
-def test_bad_sizes_are_named(sizes):
+def test_bad_sizes_are_named(sizes, error):
     name = "heads" if "heads" in sizes else next(iter(sizes))
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(error, match=name):
         evolution_table(**sizes)
 
 
