@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.modern.position_schemes import PositionScheme, check_positions
 
 

@@ -31,12 +31,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.modern.score_bias import biased_attention
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.fast.kv_cache import KVCache
 from attention.modern.position_schemes import PositionScheme, check_positions, make_position_scheme
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 from attention.transformer.layers import FeedForward
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.transformer.training import Adam, warmup_then_decay
 
 

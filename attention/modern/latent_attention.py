@@ -24,11 +24,12 @@ import math
 import torch
 from torch import nn
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.modern.gpt import CausalPattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
-from attention.versions.scaled_dot_product import check_float_tensor, masked_softmax
+from attention.validation import check_float_tensor
+from attention.versions.scaled_dot_product import masked_softmax
 
 
 def mla_cache_bytes(

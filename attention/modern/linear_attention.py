@@ -28,9 +28,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.fast.cost import Cost
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:

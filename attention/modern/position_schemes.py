@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.transformer.positional_encoding import sinusoidal_encoding
 
 

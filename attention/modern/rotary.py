@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import torch
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.modern.position_schemes import PositionScheme, check_positions
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 
 
 def rotary_frequencies(d_head: int, base: float = 10000.0) -> torch.Tensor:

@@ -20,7 +20,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from attention.versions.scaled_dot_product import check_float_tensor, masked_softmax
+from attention.validation import check_float_tensor
+from attention.versions.scaled_dot_product import masked_softmax
 
 
 def biased_attention(

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import torch
 
-from attention._checks import check_count
+from attention.validation import check_count
 from attention.modern.position_schemes import check_positions
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 
 
 def _check_window(window: object, num_sinks: object) -> tuple[int, int]:

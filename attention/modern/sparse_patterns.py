@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from attention._checks import check_count
+from attention.validation import check_count
 
 
 def _band(num_positions: int, window: int, causal: bool) -> torch.Tensor:

@@ -21,7 +21,7 @@ from torch import nn
 
 from attention.transformer.layers import EncoderLayer
 from attention.validation import check_count
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attention.versions.additive import AdditiveAttention
-from attention.versions.scaled_dot_product import check_float_tensor
+from attention.validation import check_float_tensor
 
 
 def check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
