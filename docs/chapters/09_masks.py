@@ -434,7 +434,7 @@ for use_causal in (False, True):
         w_b = batch_weights(length, length, use_causal)  # (3, 6, 6)
         for b in (0, 1, 2) if length == max_len else (1, 2):
             table.append({
-                "key": f"{b}:{length}:{use_causal}",
+                "key": f"{b}:{length}:{str(use_causal).lower()}",  # e.g. "1:3:true"
                 "w": [round(float(a), 2) for a in w_b[b].flatten()],
                 "s": [round(float(a), 2) for a in w_b[b].sum(dim=-1)],  # 1, or 0 if no key
             })
@@ -449,10 +449,8 @@ for length_1 in range(max_len + 1):
             frames.append({
                 "length_1": length_1, "length_2": length_2,  # the controls' values
                 "causal": use_causal,
-                "k0": f"0:{max_len}:{use_causal}", "k1": f"1:{length_1}:{use_causal}",
-                "k2": f"2:{length_2}:{use_causal}",  # entries of `table`
-                "readout": f"lengths 6, {length_1}, {length_2} · causal "
-                           f"{'on' if use_causal else 'off'} · {blind} queries see no key",
+                "readout": f"lengths 6, {length_1}, {length_2}{', causal' if use_causal else ''}"
+                           f" · {blind} queries see no key",
             })
 
 # %% tags=["fold"]
@@ -470,7 +468,10 @@ axis_q = alt.Y("query:O", title="query position")
 
 def panel(b: int) -> alt.LayerChart:
     """Sequence b's weights, and the sum of each row of them."""
-    entry = picked.transform_lookup(lookup=f"k{b}", from_=alt.LookupData(
+    length = "6" if b == 0 else f"datum.length_{b}"
+    entry = picked.transform_calculate(  # the `table` entry of sequence b: "1:3:true"
+        entry=f"'{b}:' + {length} + ':' + datum.causal").transform_lookup(
+        lookup="entry", from_=alt.LookupData(
         alt.NamedData(name="mask_table"), key="key", fields=["w", "s"]))
     heat = entry.transform_calculate(cell=str(list(range(max_len * max_len)))).transform_flatten(
         ["cell", "w"]).transform_calculate(

@@ -276,6 +276,8 @@ from attention.book.interactive import interactive_figure
 
 sentence = "the cat sat on the mat because it was tired".split()
 gen = torch.Generator().manual_seed(10)
+# Word vectors of standard deviation 3: with smaller ones the untrained heads' scores
+# would be so close together that every head spread its weight almost evenly.
 vocab = {w: 3 * torch.randn(16, generator=gen) for w in dict.fromkeys(sentence)}
 x_s = torch.stack([vocab[w] for w in sentence])[None]  # (1, T, 16)
 four_heads = attention.MultiHeadAttention(d_model=16, num_heads=4)

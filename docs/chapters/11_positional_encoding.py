@@ -367,9 +367,9 @@ Markdown(
 
 # %% [markdown]
 # Try it yourself. The next cell reads, from the package's table, four pairs of the
-# encoding of every position from 10 to 70, each pair a point on its circle, and the
-# dot product of the encodings of $p$ and $p + \Delta p$ for $p$ from 20 to 60 in steps of
-# 10 and every $\Delta p$ from $-10$ to 10. The figure under it shows the pair of
+# encoding of every position from 12 to 68, each pair a point on its circle, and the
+# dot product of the encodings of $p$ and $p + \Delta p$ for $p$ = 20, 40 and 60 and every
+# $\Delta p$ from $-8$ to 8. The figure under it shows the pair of
 # positions the sliders pick.
 
 # %%
@@ -379,23 +379,23 @@ from attention.book.interactive import interactive_figure
 pairs = [0, 2, 4, 8]
 points_of = [{  # pair i of a position is (sin, cos) = columns 2i and 2i + 1 of its row
     "position": q,
-    "sin": [round(float(pe[q, 2 * i]), 3) for i in pairs],
-    "cos": [round(float(pe[q, 2 * i + 1]), 3) for i in pairs],
-} for q in range(10, 71)]
+    "sin": [round(float(pe[q, 2 * i]), 2) for i in pairs],
+    "cos": [round(float(pe[q, 2 * i + 1]), 2) for i in pairs],
+} for q in range(12, 69)]
 frames = []
-for p in range(20, 61, 10):
-    for dp in range(-10, 11):
+for p in range(20, 61, 20):
+    for dp in range(-8, 9):
         frames.append({
             "p": p, "dp": dp, "q": p + dp,  # the sliders' values pick this frame
             "sim": round(float(similarity[p, p + dp]), 2),
-            "readout": f"p = {p}, Δp = {dp} · PE_p · PE_(p+Δp) = {similarity[p, p + dp]:.2f}",
+            "readout": f"p = {p}, Δp = {dp}: PE_p · PE_(p+Δp) = {similarity[p, p + dp]:.2f}",
         })
 
 # %% tags=["fold"]
 slider_p = alt.param(name="p", value=40, bind=alt.binding_range(
-    min=20, max=60, step=10, name="position p "))
+    min=20, max=60, step=20, name="position p "))
 slider_dp = alt.param(name="dp", value=3, bind=alt.binding_range(
-    min=-10, max=10, step=1, name="offset Δp "))
+    min=-8, max=8, step=1, name="offset Δp "))
 picked = alt.Chart().transform_filter("datum.p == p && datum.dp == dp")
 gap = 2.8  # the circles' centres are this far apart
 x_c = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1.3, 3 * gap + 1.3]))
@@ -422,7 +422,7 @@ lines = spokes.transform_calculate(cx="datum.centre", cy="0").mark_rule(strokeWi
     color=alt.Color("who:N", sort=["p", "p + Δp"]))
 rotation = alt.layer(circles, names, lines, points).properties(width=340, height=90)
 curve = alt.Chart(alt.Data(values=[
-    {"dp": int(o), "sim": round(float(s), 2)} for o, s in zip(offsets, from_60) if abs(o) <= 10
+    {"dp": int(o), "sim": round(float(s), 2)} for o, s in zip(offsets, from_60) if abs(o) <= 8
 ])).mark_line(opacity=0.6).encode(
     x=alt.X("dp:Q", title="offset Δp"), y=alt.Y("sim:Q", title="PE_p · PE_(p+Δp)",
                                                  scale=alt.Scale(domain=[0, 33])))

@@ -443,7 +443,7 @@ slider = alt.param(name="step", value=5, bind=alt.binding_range(
     min=1, max=len(steps), step=1, name="step "))
 picked = alt.Chart().transform_filter("datum.step == step")
 y_row = alt.Y("row:Q", scale=alt.Scale(domain=[0, T_demo], reverse=True), title="query row",
-              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo)), grid=False))
+              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo))))  # grid: the tiles
 no_y = alt.Y("row:Q", scale=alt.Scale(domain=[0, T_demo], reverse=True), axis=None)
 cells = alt.Chart(alt.Data(values=[{
     "cell": list(range(T_demo * T_demo)),
@@ -453,9 +453,7 @@ cells = alt.Chart(alt.Data(values=[{
     row=f"floor(datum.cell / {T_demo})", col=f"datum.cell % {T_demo}",
     row2="datum.row + 1", col2="datum.col + 1")
 x_col = alt.X("col:Q", scale=alt.Scale(domain=[0, T_demo]), title="key",
-              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo)), grid=False))
-unread = cells.mark_rect(fill=None, stroke="currentColor", strokeOpacity=0.15).encode(
-    x=x_col, x2="col2:Q", y=y_row, y2="row2:Q")
+              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo))))
 read = cells.transform_filter("datum.read_at <= step").mark_rect().encode(
     x=x_col, x2="col2:Q", y=y_row, y2="row2:Q",
     color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), legend=None),
@@ -463,7 +461,7 @@ read = cells.transform_filter("datum.read_at <= step").mark_rect().encode(
 current = picked.transform_calculate(q0="datum.tile[0]", q1="datum.tile[1]", k0="datum.tile[2]",
                                      k1="datum.tile[3]").mark_rect(
     fill=None, stroke=COLORS[1], strokeWidth=3).encode(x="k0:Q", x2="k1:Q", y="q0:Q", y2="q1:Q")
-grid = alt.layer(unread, read, current, title="scores read").properties(width=168, height=168)
+grid = alt.layer(read, current, title="scores read").properties(width=168, height=168)
 
 rows = picked.transform_calculate(row=str([r + 0.5 for r in range(T_demo)])).transform_flatten(
     ["row", "m", "l"])
