@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from attention.book.plotting import COLORS
@@ -65,6 +66,10 @@ class InteractiveFigure:
         spec = json.dumps(self.spec, separators=(",", ":")).replace("</", "<\\/")
         label = html.escape(self.description, quote=True)
         svg = self.static_svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+        # The live chart draws the same gradients and clip paths under the same ids; a
+        # reference to one would find the static drawing's first, hidden once the chart is
+        # live, and a colour legend would lose its gradient. So the static ids get a prefix.
+        svg = re.sub(r'(\bid="|url\(#|href="#)', r"\1static-", svg)
         return (
             f'<div class="interactive-figure">'
             f'<script type="application/json" class="interactive-figure-spec">{spec}</script>'
