@@ -16,7 +16,7 @@ import time
 import pytest
 
 from site_helpers import CHAPTERS, chapter_page
-from test_browser import make_driver, requested_urls  # skips the module without chromium
+from test_browser import make_driver, requested_urls, server  # noqa: F401 (server: a fixture); skips without chromium
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
