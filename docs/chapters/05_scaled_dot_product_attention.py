@@ -461,8 +461,8 @@ for i, d in enumerate(dims):
         "log2_d": i,  # the slider's value picks this frame: d = 2**i
         "version": ["unscaled", "scaled"],
         "score": [spread(dots[:, i]), spread(scaled_dots[:, i])],
-        "largest": [spread(largest[un]), spread(largest[sc])],
-        "grad": [spread(grad_norms[un][i]), spread(grad_norms[sc][i])],
+        "largest": [spread(largest[name]) for name in versions],  # unscaled, scaled
+        "grad": [spread(grad_norms[name][i]) for name in versions],
         "readout": f"d = {d} · std of the scores {dots[:, i].std():.1f} unscaled, "
                    f"{scaled_dots[:, i].std():.2f} scaled",
     })
