@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from attention.book.plotting import COLORS
@@ -65,6 +66,10 @@ class InteractiveFigure:
         spec = json.dumps(self.spec, separators=(",", ":")).replace("</", "<\\/")
         label = html.escape(self.description, quote=True)
         svg = self.static_svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+        # The live chart draws the same gradients and clip paths under the same ids; a
+        # reference to one would find the static drawing's first, hidden once the chart is
+        # live, and a colour legend would lose its gradient. So the static ids get a prefix.
+        svg = re.sub(r'(\bid="|url\(#|href="#)', r"\1static-", svg)
         return (
             f'<div class="interactive-figure">'
             f'<script type="application/json" class="interactive-figure-spec">{spec}</script>'
@@ -145,7 +150,11 @@ def interactive_figure(chart: Any, description: str) -> InteractiveFigure:
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
     import vl_convert  # imported here: only chapters with interactive figures pay for it
 
-    # The static drawing needs a fixed width where the live chart fills its container.
-    static_spec = {**spec, "width": 560} if spec.get("width") == "container" else spec
+    # The static drawing needs a fixed width where the live chart fills its container. It
+    # is one image (role="img" and the description, in `to_html`), so its marks need no
+    # ARIA attributes of their own: without them it weighs about half as much.
+    static_spec = {**spec, "config": {**spec["config"], "aria": False}}
+    if spec.get("width") == "container":
+        static_spec["width"] = 560
     static_svg = vl_convert.vegalite_to_svg(static_spec)
     return InteractiveFigure(spec, static_svg, description)

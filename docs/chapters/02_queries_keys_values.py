@@ -300,6 +300,67 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell fits the curve with `attention.nadaraya_watson` for
+# 21 bandwidths, evenly spaced in $\log_{10} \sigma$ from $-1.5$ to $0.5$, and keeps the
+# weights of one query, $x = 2.5$, over the 40 training inputs; the figure under it
+# shows the frame the slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+x_grid = np.linspace(0.0, 5.0, 51)  # where the curve is drawn
+log_sigmas = np.round(np.arange(-1.5, 0.5001, 0.1), 1)
+frames = []
+for log_sigma in log_sigmas:
+    sigma = 10.0**log_sigma
+    curve, _ = attention.nadaraya_watson(x_grid, x_train, y_train, sigma)  # (51,)
+    pred_q, w_q = attention.nadaraya_watson([query], x_train, y_train, sigma)  # (1,), (1, 40)
+    frames.append({
+        "log_sigma": float(log_sigma),  # the slider's value picks this frame
+        "curve": [round(float(v), 3) for v in curve],
+        "weight": [round(float(v), 4) for v in w_q[0]],
+        "readout": f"σ = {sigma:.3g} · f({query}) = {pred_q[0]:.2f} · "
+                   f"largest weight {w_q.max():.2f}",
+    })
+
+# %% tags=["fold"]
+slider = alt.param(name="log_sigma", value=-0.5, bind=alt.binding_range(
+    min=-1.5, max=0.5, step=0.1, name="bandwidth, log10 σ "))
+frame = alt.Chart().transform_filter("abs(datum.log_sigma - log_sigma) < 1e-6")
+x_axis = alt.X("x:Q", title="input x", scale=alt.Scale(domain=[0, 5]))
+points = alt.Chart(alt.Data(values=[
+    {"x": round(float(a), 3), "y": round(float(b), 3)} for a, b in zip(x_train, y_train)
+])).mark_circle(size=18, opacity=0.6).encode(
+    x=x_axis, y=alt.Y("y:Q", title="target y", scale=alt.Scale(domain=[-1, 4.75])))
+curve = frame.transform_calculate(x=str(x_grid.round(2).tolist())).transform_flatten(
+    ["x", "curve"]).mark_line(color=COLORS[2], strokeWidth=2).encode(x=x_axis, y="curve:Q")
+weights_q = frame.transform_calculate(x=str(x_train.round(3).tolist())).transform_flatten(
+    ["x", "weight"]).mark_bar(width=3, color=COLORS[1], opacity=0.8).encode(
+    x=x_axis, y=alt.Y("weight:Q", title=f"weight of the query x = {query}",
+                      scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(orient="right", grid=False)),
+    tooltip=[alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("weight:Q", format=".4f")])
+marker = alt.Chart(alt.Data(values=[{"x": query}])).mark_rule(
+    strokeDash=[4, 3], opacity=0.5).encode(x=x_axis)
+readout = frame.mark_text(align="left", baseline="top", x=4, y=4,
+                          fontSize=13).encode(text="readout:N")
+interactive_figure(
+    alt.layer(alt.layer(points, curve, marker), weights_q, readout, data=alt.Data(values=frames))
+    .resolve_scale(y="independent").add_params(slider)
+    .properties(width="container", height=260),
+    "Nadaraya–Watson regression at the bandwidth the slider sets: the fitted curve over "
+    "the training data, and the weights of the query x = 2.5 over the training inputs.",
+)
+
+# %% [markdown]
+# **Interactive figure 2.1.** Move the bandwidth slider (or focus it and use the arrow
+# keys). The line is the prediction, the bars are how the query $x = 2.5$ (dashed) spreads
+# its weight over the training inputs, on the right-hand axis. At the far left the bars
+# collapse onto the nearest training input and the curve jumps from one noisy target to
+# the next; at the far right the bars are low and wide and the curve flattens towards the
+# mean of the targets. The readout gives the prediction at $x = 2.5$ and the largest weight.
+
+# %% [markdown]
 # ## Attention weights as a heatmap
 #
 # For all queries at once the weights form a matrix with one row per query and one

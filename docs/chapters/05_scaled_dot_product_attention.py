@@ -467,6 +467,83 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell gathers, for each size $d$, what the last three
+# figures measured on the same draws: the spread of the scores, the largest weight and
+# the norm of the gradient that reaches the scores, each without and with the scale.
+# The figure under it shows the size the slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+
+def spread(x: np.ndarray) -> list[float]:
+    """The 10th, 50th and 90th percentiles, for a bar from the 10th to the 90th."""
+    return [float(f"{p:.3g}") for p in np.percentile(x, [10, 50, 90])]
+
+
+frames = []
+for i, d in enumerate(dims):
+    largest = {name: weights_at[name, d].max(axis=-1) for name in versions}  # (sets,)
+    frames.append({
+        "log2_d": i,  # the slider's value picks this frame: d = 2**i
+        "version": ["unscaled", "scaled"],
+        "score": [spread(dots[:, i]), spread(scaled_dots[:, i])],
+        "largest": [spread(largest[name]) for name in versions],  # unscaled, scaled
+        "grad": [spread(grad_norms[name][i]) for name in versions],
+        "readout": f"d = {d} · std of the scores {dots[:, i].std():.1f} unscaled, "
+                   f"{scaled_dots[:, i].std():.2f} scaled",
+    })
+
+# %% tags=["fold"]
+slider = alt.param(name="log2_d", value=6, bind=alt.binding_range(
+    min=0, max=10, step=1, name="vector size, log2 d "))
+rows = alt.Chart().transform_filter("datum.log2_d == log2_d").transform_flatten(
+    ["version", "score", "largest", "grad"])
+y_version = alt.Y("version:N", sort=["unscaled", "scaled"], title=None)
+
+
+def panel(field: str, title: str, scale: alt.Scale, axis: alt.Axis = alt.Axis(),
+          readout: bool = False) -> alt.LayerChart:
+    """One measured quantity: a bar from the 10th to the 90th percentile, a tick at the median."""
+    ends = rows.transform_calculate(lo=f"datum.{field}[0]", mid=f"datum.{field}[1]",
+                                    hi=f"datum.{field}[2]")
+    bar = ends.mark_bar(height=14, opacity=0.6).encode(
+        x=alt.X("lo:Q", title=title, scale=scale, axis=axis), x2="hi:Q", y=y_version,
+        color=alt.Color("version:N", sort=["unscaled", "scaled"], legend=None),
+        tooltip=["version:N", alt.Tooltip("lo:Q", title="10%"),
+                 alt.Tooltip("mid:Q", title="median"), alt.Tooltip("hi:Q", title="90%")])
+    tick = ends.mark_tick(thickness=2, size=22, color="currentColor").encode(x="mid:Q", y=y_version)
+    layers = [bar, tick]
+    if readout:
+        layers.append(alt.Chart().transform_filter("datum.log2_d == log2_d").mark_text(
+            align="left", baseline="bottom", x=0, y=-6, fontSize=13).encode(text="readout:N"))
+    return alt.layer(*layers).properties(width=300, height=60)
+
+
+interactive_figure(
+    alt.vconcat(
+        panel("score", "score z, 10% to 90% of 4000 draws", alt.Scale(domain=[-50, 50]),
+              readout=True),
+        panel("largest", "largest weight, over 300 sets", alt.Scale(domain=[0, 1])),
+        panel("grad", "norm of ∂L/∂z (log scale)",
+              alt.Scale(type="log", domain=[1e-12, 10], clamp=True),
+              alt.Axis(values=[1e-12, 1e-9, 1e-6, 1e-3, 1],
+                       labelExpr="datum.value >= 1 ? '1' : format(datum.value, '.0e')")),
+        data=alt.Data(values=frames), spacing=28,
+    ).add_params(slider).properties(autosize=alt.AutoSizeParams(type="pad")),
+    "For the vector size the slider sets, unscaled and scaled: the spread of the scores, "
+    "the largest attention weight, and the norm of the gradient that reaches the scores.",
+)
+
+# %% [markdown]
+# **Interactive figure 5.1.** Move the slider from $d = 1$ to $d = 1024$. Each bar runs
+# from the 10th to the 90th percentile of the draws, the tick marks the median. The
+# unscaled scores (top bar of each panel) spread wider and wider, their largest weight
+# climbs to 1, and the gradient reaching them slides down the logarithmic axis by many
+# orders of magnitude; the scaled ones (bottom bars) do not move.
+
+# %% [markdown]
 # Could a network not learn to make its scores smaller, and so do without the fixed
 # scale? In principle the projections that make the queries and keys could shrink. But
 # they would have to learn that through the very gradient that saturation has removed.

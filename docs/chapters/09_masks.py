@@ -454,6 +454,108 @@ print("output:\n", out_q.detach())
 print("gradient of query 1:", q.grad[1])
 
 # %% [markdown]
+# Try it yourself. The next cell runs `attention.scaled_dot_product_attention` on
+# batches of three sequences of random vectors, padded to 6 positions: the first always
+# of length 6, the other two of every length from 0 to 6, without and with the causal
+# mask. The sequences of a batch do not interact, so each one's weights depend only on
+# its own length and the mask, and 14 batches give every combination; the code checks
+# that on one. The figure under it shows the weights of the batch the controls pick.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+x_batch = torch.randn(3, max_len, 8, generator=torch.Generator().manual_seed(9))  # (3, 6, d)
+
+
+def batch_weights(length_1: int, length_2: int, use_causal: bool) -> torch.Tensor:
+    """The weights (3, 6, 6) of self-attention over the batch, padded to lengths 6, length_1, length_2."""
+    mask_b = attention.padding_mask([max_len, length_1, length_2], max_len)  # (3, 1, 6)
+    if use_causal:
+        mask_b = mask_b & attention.causal_mask(max_len)  # (3, 6, 6)
+    return sdpa(x_batch, x_batch, x_batch, mask=mask_b)[1]
+
+
+table = []  # one entry per (sequence, length, causal): its weights and row sums
+for use_causal in (False, True):
+    for length in range(max_len + 1):
+        w_b = batch_weights(length, length, use_causal)  # (3, 6, 6)
+        for b in (0, 1, 2) if length == max_len else (1, 2):
+            table.append({
+                "key": f"{b}:{length}:{str(use_causal).lower()}",  # e.g. "1:3:true"
+                "w": [round(float(a), 2) for a in w_b[b].flatten()],
+                "s": [round(float(a), 2) for a in w_b[b].sum(dim=-1)],  # 1, or 0 if no key
+            })
+print("sequence 1 alone decides its weights:",
+      torch.equal(batch_weights(3, 0, True)[1], batch_weights(3, 6, True)[1]))
+
+frames = []
+for length_1 in range(max_len + 1):
+    for length_2 in range(max_len + 1):
+        for use_causal in (False, True):
+            blind = int((batch_weights(length_1, length_2, use_causal).sum(-1) == 0).sum())
+            frames.append({
+                "length_1": length_1, "length_2": length_2,  # the controls' values
+                "causal": use_causal,
+                "readout": f"lengths 6, {length_1}, {length_2}{', causal' if use_causal else ''}"
+                           f" · {blind} queries see no key",
+            })
+
+# %% tags=["fold"]
+controls = [
+    alt.param(name="length_1", value=3, bind=alt.binding_range(
+        min=0, max=max_len, step=1, name="length of sequence 1 ")),
+    alt.param(name="length_2", value=0, bind=alt.binding_range(
+        min=0, max=max_len, step=1, name="length of sequence 2 ")),
+    alt.param(name="causal", value=False, bind=alt.binding_checkbox(name="causal mask ")),
+]
+picked = alt.Chart().transform_filter(
+    "datum.length_1 == length_1 && datum.length_2 == length_2 && datum.causal == causal")
+axis_q = alt.Y("query:O", title="query position")
+
+
+def panel(b: int) -> alt.LayerChart:
+    """Sequence b's weights, and the sum of each row of them."""
+    length = "6" if b == 0 else f"datum.length_{b}"
+    entry = picked.transform_calculate(  # the `table` entry of sequence b: "1:3:true"
+        entry=f"'{b}:' + {length} + ':' + datum.causal").transform_lookup(
+        lookup="entry", from_=alt.LookupData(
+        alt.NamedData(name="mask_table"), key="key", fields=["w", "s"]))
+    heat = entry.transform_calculate(cell=str(list(range(max_len * max_len)))).transform_flatten(
+        ["cell", "w"]).transform_calculate(
+        query="floor(datum.cell / 6)", key="datum.cell % 6").mark_rect().encode(
+        x=alt.X("key:O", title="key position", axis=alt.Axis(labelAngle=0)),
+        y=axis_q if b == 0 else alt.Y("query:O", axis=None),
+        color=alt.Color("w:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
+                        title="weight", legend=alt.Legend(orient="bottom", direction="horizontal")),
+        tooltip=["query:O", "key:O", alt.Tooltip("w:Q", title="weight")])
+    sums = entry.transform_calculate(query=str(list(range(max_len)))).transform_flatten(
+        ["query", "s"]).transform_calculate(label="'Σ ' + format(datum.s, '.0f')").mark_text(
+        align="left", dx=4, fontSize=10).encode(
+        y=axis_q if b == 0 else alt.Y("query:O", axis=None), x=alt.value(84), text="label:N",
+        opacity=alt.condition("datum.s == 0", alt.value(1), alt.value(0.45)))
+    return alt.layer(heat, sums, title=f"sequence {b}").properties(width=84, height=84)
+
+
+readout = picked.mark_text(align="left", x=0, y=8, fontSize=13).encode(
+    text="readout:N").properties(width=330, height=16)
+interactive_figure(
+    alt.vconcat(readout, alt.hconcat(*[panel(b) for b in range(3)], spacing=28),
+                data=alt.Data(values=frames)).add_params(*controls)
+    .properties(autosize=alt.AutoSizeParams(type="pad"), datasets={"mask_table": table}),
+    "Attention weights of a padded batch of three sequences for the lengths and the causal "
+    "mask the controls set; each row's sum is written to its right.",
+)
+
+# %% [markdown]
+# **Interactive figure 9.1.** Set the lengths of sequences 1 and 2 and switch the causal
+# mask on and off. Padded keys (columns at and after a sequence's length) get weight 0 in
+# every row, and the causal mask empties the upper triangle. Set a length to 0: that
+# sequence has no real key at all, each of its queries has nothing to attend to, and
+# `masked_softmax` gives it all-zero weights, a dark row whose sum, on the right, reads
+# Σ 0 instead of Σ 1.
+
+# %% [markdown]
 # Zero is a sensible answer for "I was allowed to look at nothing", and a zero
 # output is easy to spot, unlike a plausible-looking average of padding.
 #

@@ -267,6 +267,88 @@ plt.show()
 # | mix | `w_o` | `(batch, Tq, d_model)` |
 
 # %% [markdown]
+# Try it yourself. The next cell sends a ten-word sentence through a multi-head layer of
+# four heads with random (untrained) weights, and takes the layer apart: each head's
+# weights, and each head's part of the output. Because `w_o` is linear, the output of a
+# query is the sum of one vector per head, head $i$'s output times its own block of
+# columns of $W^O$ (plus the bias); the length of that vector, as a fraction of the four
+# lengths, is the head's share of the query's output.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+sentence = "the cat sat on the mat because it was tired".split()
+gen = torch.Generator().manual_seed(10)
+# Word vectors of standard deviation 3: with smaller ones the untrained heads' scores
+# would be so close together that every head spread its weight almost evenly.
+vocab = {w: 3 * torch.randn(16, generator=gen) for w in dict.fromkeys(sentence)}
+x_s = torch.stack([vocab[w] for w in sentence])[None]  # (1, T, 16)
+four_heads = attention.MultiHeadAttention(d_model=16, num_heads=4)
+with torch.no_grad():
+    out_s, w_s = four_heads(x_s, x_s, x_s)  # (1, T, 16), (1, 4, T, T)
+    v_heads = four_heads.split_heads(four_heads.w_v(x_s))  # (1, 4, T, 4)
+    per_head = w_s @ v_heads  # (1, 4, T, d_head): each head's output
+    w_o_blocks = four_heads.w_o.weight.T.unflatten(0, (4, 4))  # (heads, d_head, d_model)
+    parts = torch.einsum("bhtd,hdm->bhtm", per_head, w_o_blocks)  # (1, 4, T, 16)
+    rebuilt = parts.sum(dim=1) + four_heads.w_o.bias  # (1, T, 16)
+print("output = sum of the heads' parts + bias:", torch.allclose(rebuilt, out_s, atol=1e-6))
+lengths_s = parts[0].norm(dim=-1)  # (4, T)
+share = lengths_s / lengths_s.sum(dim=0)  # (4, T): each column sums to 1
+
+frames = []
+for h in range(4):
+    focus = w_s[0, h].max(dim=-1).values  # (T,): each query's largest weight
+    frames.append({
+        "head": f"head {h}",  # the menu's value picks this frame
+        "weight": [round(float(a), 3) for a in w_s[0, h].flatten()],
+        "share": [round(float(a), 3) for a in share[h]],
+        "readout": f"head {h} · mean share of the output {share[h].mean():.2f} · "
+                   f"mean largest weight {focus.mean():.2f}",
+    })
+
+# %% tags=["fold"]
+n_s = len(sentence)
+pick = alt.param(name="head", value="head 0", bind=alt.binding_select(
+    options=[f"head {h}" for h in range(4)], name="head "))
+picked = alt.Chart().transform_filter("datum.head == head")
+labels = [f"{i} {w}" for i, w in enumerate(sentence)]  # unique names for repeated words
+y_query = alt.Y("query:N", sort=labels, title="query")
+heat = picked.transform_calculate(cell=str(list(range(n_s * n_s)))).transform_flatten(
+    ["cell", "weight"]).transform_calculate(
+    query=f"{labels}[floor(datum.cell / {n_s})]", key=f"{labels}[datum.cell % {n_s}]").mark_rect().encode(
+    x=alt.X("key:N", sort=labels, title="key"), y=y_query,
+    color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
+                    legend=alt.Legend(orient="bottom", title="weight")),
+    tooltip=["query:N", "key:N", "weight:Q"]).properties(width=200, height=200)
+shares = picked.transform_calculate(query=str(labels)).transform_flatten(
+    ["query", "share"]).mark_bar().encode(
+    x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), title="share of the output",
+            axis=alt.Axis(values=[0, 0.25, 0.5, 1])),
+    y=alt.Y("query:N", sort=labels, axis=None),
+    tooltip=["query:N", "share:Q"]).properties(width=90, height=200)
+quarter = alt.Chart(alt.Data(values=[{"share": 0.25}])).mark_rule(
+    strokeDash=[4, 3], opacity=0.6).encode(x="share:Q")
+readout = picked.mark_text(align="left", x=0, y=8, fontSize=13).encode(
+    text="readout:N").properties(width=330, height=16)
+interactive_figure(
+    alt.vconcat(readout, alt.hconcat(heat, alt.layer(shares, quarter), spacing=8),
+                data=alt.Data(values=frames)).add_params(pick)
+    .properties(autosize=alt.AutoSizeParams(type="pad")),
+    "For the head the menu picks: its attention weights over a ten-word sentence, and "
+    "its share of each word's output.",
+)
+
+# %% [markdown]
+# **Interactive figure 10.1.** Pick a head from the menu (or focus it and use the arrow
+# keys). The heatmap is that head's weights, one row per query word; the bars are the
+# head's share of each word's output, against the dashed line at $1/4$, an even split
+# between the four heads. The weights are random, so the heads have no job yet, but they
+# already differ: each spreads its weight its own way, and the share of a head changes
+# from word to word. The two rows of "the" are the same in every head: no position
+# information enters this layer, so equal words ask equal questions.
+
+# %% [markdown]
 # ## The cost: as much as one head of full width
 #
 # More heads sound more expensive, but the heads are slices, not copies. The four

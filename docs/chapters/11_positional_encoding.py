@@ -366,6 +366,86 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell reads, from the package's table, four pairs of the
+# encoding of every position from 12 to 68, each pair a point on its circle, and the
+# dot product of the encodings of $p$ and $p + \Delta p$ for $p$ = 20, 40 and 60 and every
+# $\Delta p$ from $-8$ to 8. The figure under it shows the pair of
+# positions the sliders pick.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+pairs = [0, 2, 4, 8]
+points_of = [{  # pair i of a position is (sin, cos) = columns 2i and 2i + 1 of its row
+    "position": q,
+    "sin": [round(float(pe[q, 2 * i]), 2) for i in pairs],
+    "cos": [round(float(pe[q, 2 * i + 1]), 2) for i in pairs],
+} for q in range(12, 69)]
+frames = []
+for p in range(20, 61, 20):
+    for dp in range(-8, 9):
+        frames.append({
+            "p": p, "dp": dp, "q": p + dp,  # the sliders' values pick this frame
+            "sim": round(float(similarity[p, p + dp]), 2),
+            "readout": f"p = {p}, Δp = {dp}: PE_p · PE_(p+Δp) = {similarity[p, p + dp]:.2f}",
+        })
+
+# %% tags=["fold"]
+slider_p = alt.param(name="p", value=40, bind=alt.binding_range(
+    min=20, max=60, step=20, name="position p "))
+slider_dp = alt.param(name="dp", value=3, bind=alt.binding_range(
+    min=-8, max=8, step=1, name="offset Δp "))
+picked = alt.Chart().transform_filter("datum.p == p && datum.dp == dp")
+gap = 2.8  # the circles' centres are this far apart
+x_c = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1.3, 3 * gap + 1.3]))
+y_c = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1.3, 1.6]))
+# Unit circles: at 340 px for 11.2 units, a radius of 1 is 31 px, an area of pi 31^2 px^2.
+circles = alt.Chart(alt.Data(values=[{"x": k * gap, "y": 0.0} for k in range(len(pairs))])).mark_point(
+    shape="circle", size=math.pi * 31**2, opacity=0.3, color="currentColor").encode(x=x_c, y=y_c)
+names = alt.Chart(alt.Data(values=[
+    {"x": k * gap, "y": 1.45, "name": f"pair {i}: ω = {omega_64[i]:.2f}"} for k, i in enumerate(pairs)
+])).mark_text(fontSize=10).encode(x=x_c, y=y_c, text="name:N")
+spokes = picked.transform_fold(["p", "q"], as_=["end", "position"]).transform_lookup(
+    lookup="position", from_=alt.LookupData(alt.NamedData(name="pe_points"), key="position",
+                                            fields=["sin", "cos"])).transform_calculate(
+    centre=str([k * gap for k in range(len(pairs))])).transform_flatten(
+    ["centre", "sin", "cos"]).transform_calculate(
+    x="datum.centre + datum.sin", y="datum.cos",
+    who="datum.end == 'p' ? 'p' : 'p + Δp'")
+points = spokes.mark_circle(size=60, opacity=1).encode(
+    x=x_c, y=y_c, color=alt.Color("who:N", title=None, sort=["p", "p + Δp"],
+                                   legend=alt.Legend(orient="bottom", direction="horizontal", symbolOpacity=1)))
+lines = spokes.transform_calculate(cx="datum.centre", cy="0").mark_rule(strokeWidth=1.5).encode(
+    x=alt.X("cx:Q", axis=None, scale=alt.Scale(domain=[-1.3, 3 * gap + 1.3])),
+    y=alt.Y("cy:Q", axis=None, scale=alt.Scale(domain=[-1.3, 1.6])), x2="x:Q", y2="y:Q",
+    color=alt.Color("who:N", sort=["p", "p + Δp"]))
+rotation = alt.layer(circles, names, lines, points).properties(width=340, height=90)
+curve = alt.Chart(alt.Data(values=[
+    {"dp": int(o), "sim": round(float(s), 2)} for o, s in zip(offsets, from_60) if abs(o) <= 8
+])).mark_line(opacity=0.6).encode(
+    x=alt.X("dp:Q", title="offset Δp"), y=alt.Y("sim:Q", title="PE_p · PE_(p+Δp)",
+                                                 scale=alt.Scale(domain=[0, 33])))
+marker = picked.mark_circle(size=90, color=COLORS[1], opacity=1).encode(x="dp:Q", y="sim:Q")
+readout = picked.mark_text(align="left", x=0, y=-12, fontSize=13).encode(text="readout:N")
+interactive_figure(
+    alt.vconcat(alt.layer(curve, marker, readout).properties(width=340, height=150), rotation,
+                data=alt.Data(values=frames), spacing=16)
+    .add_params(slider_p, slider_dp).properties(autosize=alt.AutoSizeParams(type="pad"),
+                                                datasets={"pe_points": points_of}),
+    "For the position and offset the sliders set: the dot product of the two position "
+    "vectors on the similarity curve, and four pairs of the encoding turned by the offset.",
+)
+
+# %% [markdown]
+# **Interactive figure 11.1.** Move the offset $\Delta p$: the dot on the curve slides
+# along the similarity curve of Figure 11.2, and in every pair's circle the point of
+# $p + \Delta p$ turns away from the point of $p$ by $\Delta p\,\omega$, far in pair 0 and
+# hardly at all in pair 8. Now move the position $p$ with the offset fixed: every pair's
+# two points turn together, the angle between them stays the same, and the dot on the
+# curve does not move. The similarity, and the rotation, depend on the offset alone.
+
+# %% [markdown]
 # **Why it matters.** Suppose a head should attend to the word $\Delta p$ positions back (a
 # verb looking for the word just before it, say). With positions encoded this way, a
 # fixed query matrix does it: take $W^Q = c\, R_{-\Delta p}^\top$, a rotation scaled by some

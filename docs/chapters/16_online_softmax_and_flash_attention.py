@@ -415,6 +415,109 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself: the loop, one tile at a time. `tiled_attention_steps` (in
+# `attention.fast.tiled_steps`) runs the same loop on one sequence and returns its state
+# after every tile: the running maximum $m$ and sum $\ell$ of every query row, and the
+# rows of the output finished so far. The next cell runs it on 12 queries and 12 keys in
+# blocks of 4, nine tiles, and checks the last state against the explicit attention; the
+# figure under it shows the step the slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+from attention.fast.tiled_steps import tiled_attention_steps
+
+T_demo, B_demo = 12, 4
+gen = torch.Generator().manual_seed(16)
+q_demo, k_demo, v_demo = (torch.randn(T_demo, 4, generator=gen, dtype=torch.float64)
+                          for _ in range(3))  # (T, d) each
+steps = tiled_attention_steps(q_demo, k_demo, v_demo, block_size=B_demo)
+exact_demo, _ = attention.scaled_dot_product_attention(q_demo, k_demo, v_demo)  # (T, d_v)
+last_error = (steps[-1].output - exact_demo).abs().max().item()
+print(f"{len(steps)} steps; last output vs explicit attention: {last_error:.1e}")
+
+scores_demo = q_demo @ k_demo.T / 2  # (T, T): the scores, scale 1/sqrt(4), to draw
+read_at = torch.zeros(T_demo, T_demo, dtype=torch.int64)  # the step that reads each score
+for i, s in enumerate(steps, start=1):
+    read_at[slice(*s.query_block), slice(*s.key_block)] = i
+frames = []
+for i, s in enumerate(steps, start=1):
+    done = s.rows_done
+    frames.append({
+        "step": i,  # the slider's value picks this frame
+        "tile": [*s.query_block, *s.key_block],
+        "m": [None if math.isinf(a) else round(a, 2) for a in s.running_max.tolist()],
+        "l": [None if a == 0 else round(a, 2) for a in s.running_sum.tolist()],
+        "out": [round(a, 2) if r < done else None
+                for r, row in enumerate(s.output.tolist()) for a in row],
+        "readout": f"step {i} of {len(steps)}: rows {s.query_block[0]}-{s.query_block[1] - 1} × "
+                   f"keys {s.key_block[0]}-{s.key_block[1] - 1} · {done} output rows done"
+                   + (f" · max |output − exact| = {last_error:.0e}" if i == len(steps) else ""),
+    })
+
+# %% tags=["fold"]
+slider = alt.param(name="step", value=5, bind=alt.binding_range(
+    min=1, max=len(steps), step=1, name="step "))
+picked = alt.Chart().transform_filter("datum.step == step")
+y_row = alt.Y("row:Q", scale=alt.Scale(domain=[0, T_demo], reverse=True), title="query row",
+              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo))))  # grid: the tiles
+no_y = alt.Y("row:Q", scale=alt.Scale(domain=[0, T_demo], reverse=True), axis=None)
+cells = alt.Chart(alt.Data(values=[{
+    "cell": list(range(T_demo * T_demo)),
+    "score": [round(a, 2) for a in scores_demo.flatten().tolist()],
+    "read_at": read_at.flatten().tolist(),
+}])).transform_flatten(["cell", "score", "read_at"]).transform_calculate(
+    row=f"floor(datum.cell / {T_demo})", col=f"datum.cell % {T_demo}",
+    row2="datum.row + 1", col2="datum.col + 1")
+x_col = alt.X("col:Q", scale=alt.Scale(domain=[0, T_demo]), title="key",
+              axis=alt.Axis(values=list(range(0, T_demo + 1, B_demo))))
+read = cells.transform_filter("datum.read_at <= step").mark_rect().encode(
+    x=x_col, x2="col2:Q", y=y_row, y2="row2:Q",
+    color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), legend=None),
+    tooltip=["row:Q", "col:Q", "score:Q"])
+current = picked.transform_calculate(q0="datum.tile[0]", q1="datum.tile[1]", k0="datum.tile[2]",
+                                     k1="datum.tile[3]").mark_rect(
+    fill=None, stroke=COLORS[1], strokeWidth=3).encode(x="k0:Q", x2="k1:Q", y="q0:Q", y2="q1:Q")
+grid = alt.layer(read, current, title="scores read").properties(width=168, height=168)
+
+rows = picked.transform_calculate(row=str([r + 0.5 for r in range(T_demo)])).transform_flatten(
+    ["row", "m", "l"])
+state = alt.layer(*[
+    rows.transform_calculate(text=f"datum.{f} == null ? '–' : format(datum.{f}, '.2f')").mark_text(
+        fontSize=10).encode(y=no_y, x=alt.value(x0), text="text:N")
+    for f, x0 in (("m", 18), ("l", 56))
+], title="m      ℓ").properties(width=74, height=168)
+out_cells = picked.transform_calculate(cell=str(list(range(T_demo * 4)))).transform_flatten(
+    ["cell", "out"]).transform_filter("datum.out != null").transform_calculate(
+    row="floor(datum.cell / 4)", row2="datum.row + 1", col="datum.cell % 4", col2="datum.col + 1")
+output_panel = out_cells.mark_rect().encode(
+    x=alt.X("col:Q", scale=alt.Scale(domain=[0, 4]), title="d_v", axis=alt.Axis(values=[0, 4])),
+    x2="col2:Q", y=no_y, y2="row2:Q",
+    color=alt.Color("out:Q", scale=alt.Scale(scheme="viridis", domain=[-1.5, 1.5]), legend=None),
+    tooltip=["row:Q", "col:Q", "out:Q"]).properties(width=56, height=168, title="output")
+readout = picked.mark_text(align="left", x=0, y=8, fontSize=12).encode(
+    text="readout:N").properties(width=330, height=16)
+interactive_figure(
+    alt.vconcat(readout, alt.hconcat(grid, state, output_panel, spacing=6),
+                data=alt.Data(values=frames)).add_params(slider)
+    .resolve_scale(color="independent")
+    .properties(autosize=alt.AutoSizeParams(type="pad")),
+    "Tiled attention after the step the slider picks: the tiles of scores read so far and "
+    "the current one, the running maximum and sum of every query row, and the finished "
+    "rows of the output.",
+)
+
+# %% [markdown]
+# **Interactive figure 16.1.** Step through the nine tiles. The outlined square is the
+# tile the step processes, the coloured cells every score read so far (the others are
+# never stored together). The middle columns are each row's running maximum $m$ and sum
+# $\ell$: they appear when a row's first tile is read, and change at each tile of the same
+# row block, $\ell$ shrinking whenever a larger maximum rescales it. A block's four rows
+# of output appear only after its last tile, when the accumulator is divided by $\ell$. At
+# the last step every row is there, and the readout gives its largest difference from
+# the explicit attention.
+
+# %% [markdown]
 # ## Training: recompute instead of store
 #
 # The forward pass is only half of training. To compute gradients, PyTorch's autograd

@@ -288,6 +288,65 @@ Markdown(
 )
 
 # %% [markdown]
+# Try it yourself. The next cell decodes the first 12 tokens once more with the caches,
+# step by step, and records what each step runs, how many positions the caches hold
+# after it and the token it writes; the work of each step, with and without the cache, is
+# `step_flops`. The figure under it shows the step the slider picks.
+
+# %%
+import altair as alt
+from attention.book.interactive import interactive_figure
+
+n_show = 12
+caches_demo = model.new_caches(batch=1, capacity=P + n_show)
+new, frames = prompt, []
+with torch.no_grad():
+    for s in range(n_show):
+        start = len(caches_demo[0])  # positions cached before this step
+        next_token = model(new, caches_demo)[:, -1].argmax(dim=-1, keepdim=True)  # (batch, 1)
+        assert next_token.item() == slow_tokens[0, P + s].item()  # as when recomputing
+        held = len(caches_demo[0])
+        frames.append({
+            "step": s,  # the slider's value picks this frame
+            # per position: 0 not there yet, 1 read from the cache, 2 computed this step
+            "cached": [1 if i < start else 2 if i < held else 0 for i in range(P + n_show)],
+            "recompute": [2 if i < held else 0 for i in range(P + n_show)],
+            "readout": f"step {s}: the cache holds {held} · {flops_cached[s] / 1e6:.3g} against "
+                       f"{flops_uncached[s] / 1e6:.3g} MFLOPs · writes {next_token.item()}",
+        })
+        new = next_token  # the next step runs only this token
+
+# %% tags=["fold"]
+slider = alt.param(name="step", value=0, bind=alt.binding_range(
+    min=0, max=n_show - 1, step=1, name="step "))
+picked = alt.Chart().transform_filter("datum.step == step")
+kinds = ["not there yet", "read from the cache", "computed this step"]
+strip = picked.transform_fold(["cached", "recompute"], as_=["loop", "state"]).transform_calculate(
+    position=str(list(range(P + n_show)))).transform_flatten(["position", "state"]).transform_calculate(
+    loop="datum.loop == 'cached' ? 'KV cache' : 'recompute'",
+    kind=f"{kinds}[datum.state]").mark_rect(stroke="currentColor", strokeOpacity=0.2).encode(
+    x=alt.X("position:O", title="position (its keys and values, in every block)",
+            axis=alt.Axis(values=list(range(0, P + n_show, 4)), labelAngle=0)),
+    y=alt.Y("loop:N", title=None, sort=["KV cache", "recompute"]),
+    color=alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=["transparent", *COLORS[:2]]),
+                    legend=alt.Legend(orient="bottom", title=None, values=kinds[1:])))
+readout = picked.mark_text(align="left", x=0, y=-12, fontSize=12).encode(text="readout:N")
+interactive_figure(
+    alt.layer(strip, readout, data=alt.Data(values=frames)).add_params(slider)
+    .properties(width=336, height=44, autosize=alt.AutoSizeParams(type="pad")),
+    "Decoding step by step, with the KV cache and by recomputing: which positions each "
+    "step computes and which it reads from the cache.",
+)
+
+# %% [markdown]
+# **Interactive figure 17.1.** Step 0 is the prefill: both loops compute the 16 prompt
+# positions. Move the slider: with the cache, each later step computes one position
+# (orange) and reads every earlier one from the cache (blue), which grows by one
+# position per step; recomputing, each step computes every position again. The readout
+# gives the work of the step, with the cache and without, as in Figure 17.1, and the token
+# it writes, the same both ways (the cell above checks it).
+
+# %% [markdown]
 # ## The time it saves, measured
 #
 # FLOPs are not seconds. We time every step of both loops, three times each, the

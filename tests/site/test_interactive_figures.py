@@ -16,7 +16,7 @@ import time
 import pytest
 
 from site_helpers import CHAPTERS, chapter_page
-from test_browser import make_driver, requested_urls, server  # noqa: F401  (server: a fixture; the import skips the module without chromium)
+from test_browser import make_driver, requested_urls, server  # noqa: F401 (server: a fixture); skips without chromium
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -40,8 +40,9 @@ const [index, control, value, done] = [...arguments];
 const figure = document.querySelectorAll(".interactive-figure")[index];
 const input = figure.querySelectorAll(".vega-bind input, .vega-bind select")[control];
 const started = performance.now();
-input.value = value;
-input.dispatchEvent(new Event(input.tagName === "SELECT" ? "change" : "input", {bubbles: true}));
+const checkbox = input.type === "checkbox";
+if (checkbox) input.checked = value; else input.value = value;
+input.dispatchEvent(new Event(input.tagName === "SELECT" || checkbox ? "change" : "input", {bubbles: true}));
 figure.view.runAsync().then(() => done(performance.now() - started));
 """
 
@@ -63,6 +64,26 @@ def frame_for(spec: dict, values: dict) -> dict:
                                         for k, v in values.items())]
     assert len(matches) == 1, f"{len(matches)} frames for {values}"
     return matches[0]
+
+
+def control_value(element):
+    """A control's value as the chart's parameter holds it: a number, a menu's option, a bool."""
+    if element.get_attribute("type") == "checkbox":
+        return element.is_selected()
+    if element.tag_name == "input":
+        return json.loads(element.get_attribute("value"))
+    return element.get_attribute("value")
+
+
+def key_that_moves(driver, element) -> str:
+    """The key that changes a control: right/down, or left/up at the end of its range."""
+    if element.get_attribute("type") == "checkbox":
+        return Keys.SPACE
+    if element.tag_name == "input":
+        at_end = float(element.get_attribute("value")) >= float(element.get_attribute("max"))
+        return Keys.ARROW_LEFT if at_end else Keys.ARROW_RIGHT
+    last = driver.execute_script("return arguments[0].selectedIndex === arguments[0].options.length - 1", element)
+    return Keys.ARROW_UP if last else Keys.ARROW_DOWN
 
 
 def wait_live(driver, timeout: float = 30.0) -> list[dict]:
@@ -100,19 +121,20 @@ def test_every_control_moves_its_figure_to_the_chapters_frame(built_site, server
                     label = driver.execute_script("return arguments[0].closest('label').textContent", input_)
                     assert label.strip(), f"{url}: figure {index}, control {name} has no label"
                     before = driver.execute_script(FIGURES_JS)[index]
-                    old_value = input_.get_attribute("value")
-                    input_.send_keys(Keys.ARROW_RIGHT if input_.tag_name == "input" else Keys.ARROW_DOWN)
+                    checkbox = input_.get_attribute("type") == "checkbox"
+                    old_value = input_.is_selected() if checkbox else input_.get_attribute("value")
+                    # A range moves with the arrow keys, a menu with the up and down arrows (back
+                    # from its end), a checkbox toggles with the space bar.
+                    input_.send_keys(key_that_moves(driver, input_))
                     deadline = time.monotonic() + 5
                     while True:
                         after = driver.execute_script(FIGURES_JS)[index]
                         if after["svg"] != before["svg"] or time.monotonic() > deadline:
                             break
                     assert after["svg"] != before["svg"], f"{url}: figure {index}, control {name}: nothing changed"
-                    values = {
-                        el.get_attribute("name"): json.loads(el.get_attribute("value"))
-                        if el.tag_name == "input" else el.get_attribute("value")
-                        for el in inputs
-                    }
+                    values = {el.get_attribute("name"): control_value(el) for el in inputs}
+                    if checkbox:
+                        assert values[name] != old_value, f"{url}: figure {index}, {name} did not toggle"
                     expected = frame_for(figure["spec"], values)["readout"]
                     assert expected in after["texts"], (
                         f"{url}: figure {index} after moving {name} to {values[name]} shows "
