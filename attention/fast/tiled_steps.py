@@ -82,7 +82,7 @@ def tiled_attention_steps(
         ValueError: the tensors are not 2-D, their shapes do not fit, or
             `block_size` <= 0.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> q, k, v = torch.randn(4, 3), torch.randn(6, 3), torch.randn(6, 2)
         >>> steps = tiled_attention_steps(q, k, v, block_size=2)

@@ -28,7 +28,7 @@ from attention.modern.position_schemes import PositionScheme, check_positions
 def alibi_slopes(num_heads: int) -> torch.Tensor:
     """The slope m of each head, `(num_heads,)` float64, steepest first.
 
-    Example:
+    Examples:
         >>> alibi_slopes(4)
         tensor([0.2500, 0.0625, 0.0156, 0.0039], dtype=torch.float64)
         >>> alibi_slopes(8)[-1].item()                 # always 2^-8 for the last of 2^k heads
@@ -59,7 +59,7 @@ def alibi_bias(
     Returns:
         `(heads, Tq, Tk)`, in the dtype of `slopes`; 0 where i = j.
 
-    Example:
+    Examples:
         >>> alibi_bias(torch.tensor([0.5]), torch.arange(3), torch.arange(3))
         tensor([[[ 0.0000, -0.5000, -1.0000],
                  [-0.5000,  0.0000, -0.5000],
@@ -82,7 +82,7 @@ class ALiBiPositions(PositionScheme):
     Members:
         slopes: `(num_heads,)` float32 buffer.
 
-    Example:
+    Examples:
         >>> scheme = ALiBiPositions(num_heads=2)
         >>> scheme.bias(torch.arange(3), torch.arange(3)).shape   # (heads, Tq, Tk)
         torch.Size([2, 3, 3])

@@ -63,7 +63,7 @@ def prose_of_chapter(source: str) -> list[str]:
         Its Markdown paragraphs and headings, each on one line, with code, math,
         lists of exercises and Markdown syntax taken out (see the module docstring).
 
-    Example:
+    Examples:
         >>> chapter = '''# %% [markdown]
         ... # ## Softmax
         ... #
@@ -103,7 +103,7 @@ def build_text(paths: Iterable[str | Path]) -> str:
 def book_text() -> str:
     """The book's prose that ships with the package, the training text of Part V.
 
-    Example:
+    Examples:
         >>> text = book_text()
         >>> len(text) > 10_000, text.isascii()
         (True, True)
@@ -120,7 +120,7 @@ class CharTokenizer:
     Members:
         vocabulary: the characters, token i being `vocabulary[i]`.
 
-    Example:
+    Examples:
         >>> tokenizer = CharTokenizer("hello")
         >>> tokenizer.vocabulary, len(tokenizer)
         ('ehlo', 4)

@@ -54,7 +54,7 @@ def cached_positions(cache: object) -> tuple[torch.Tensor, int]:
 class CausalPattern:
     """Query i sees keys j <= i: the causal mask, written on positions.
 
-    Example:
+    Examples:
         >>> CausalPattern()(torch.tensor([1, 2]), torch.arange(3)).int()   # (Tq, Tk)
         tensor([[1, 1, 0],
                 [1, 1, 1]], dtype=torch.int32)
@@ -84,7 +84,7 @@ class CausalSelfAttention(GroupedQueryAttention):
     values go into `cache`, if given; the scores get `scheme.bias`; the mask is
     `pattern(query positions, key positions)`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> attend_ = CausalSelfAttention(d_model=8, num_heads=2, num_kv_heads=1)
         >>> out, weights = attend_(torch.randn(1, 4, 8), torch.arange(4), need_weights=True)
@@ -164,7 +164,7 @@ class GPT(nn.Module):
         and `weights`, the attention weights of every block from the last call
         made with `need_weights=True`: a list of `(batch, heads, Tq, Tk)`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> model = GPT(vocab_size=20, d_model=16, num_heads=4, num_layers=2, positions="rope").eval()
         >>> tokens = torch.randint(20, (3, 10))                     # (batch, T)

@@ -39,7 +39,7 @@ def random_windows(
         `(inputs, targets)`, each `(batch_size, length)`: targets[b, t] is the
         token that follows inputs[b, t] in the text.
 
-    Example:
+    Examples:
         >>> data = torch.arange(100)
         >>> inputs, targets = random_windows(data, 2, 5, torch.Generator().manual_seed(0))
         >>> inputs.shape, torch.equal(targets, inputs + 1)
@@ -59,7 +59,7 @@ def random_windows(
 def consecutive_windows(data: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The text cut into consecutive windows of `length` tokens (the rest dropped), and targets.
 
-    Example:
+    Examples:
         >>> inputs, targets = consecutive_windows(torch.arange(12), 5)
         >>> inputs.tolist(), targets[:, -1].tolist()
         ([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], [5, 10])
@@ -134,7 +134,7 @@ def train_language_model(
     Returns:
         The `LanguageModelLog`; the model is left in eval mode.
 
-    Example:
+    Examples:
         >>> from attention.modern.gpt import GPT
         >>> _ = torch.manual_seed(0)
         >>> model = GPT(vocab_size=5, d_model=16, num_heads=2, num_layers=1, max_len=8)

@@ -37,7 +37,7 @@ def mla_cache_bytes(
 ) -> int:
     """Bytes of the latents and rotary keys an MLA decoder caches: batch * layers * (d_c + d_r) * positions * bytes.
 
-    Example:
+    Examples:
         >>> mla_cache_bytes(1, num_layers=60, d_c=512, d_r=64, num_positions=1)   # DeepSeek-V2's sizes
         69120
     """
@@ -52,7 +52,7 @@ def mla_cache_bytes(
 class LatentCache:
     """The latents c_t `(batch, capacity, d_c)` and rotary keys `(batch, capacity, d_r)` of the positions so far.
 
-    Example:
+    Examples:
         >>> cache = LatentCache(batch=2, capacity=10, d_c=8, d_r=4)
         >>> c, k_rope = cache.append(torch.zeros(2, 3, 8), torch.zeros(2, 3, 4))
         >>> len(cache), c.shape, cache.nbytes()
@@ -122,7 +122,7 @@ class MultiHeadLatentAttention(nn.Module):
     w_dkv `(d_model -> d_c)`, w_kr `(d_model -> d_r)` (w_qr and w_kr None if d_r = 0), w_uk and w_uv
     `(d_c -> h d_head)`, w_o `(h d_head -> d_model)`.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> mla = MultiHeadLatentAttention(d_model=16, num_heads=4, d_head=8, d_c=6, d_r=4)
         >>> x = torch.randn(2, 5, 16)                                    # (batch, T, d_model)

@@ -36,7 +36,7 @@ from attention.validation import check_float_tensor
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
     """phi(x) = elu(x) + 1, positive everywhere (Katharopoulos et al., 2020).
 
-    Example:
+    Examples:
         >>> elu_feature_map(torch.tensor([-50.0, 0.0, 2.0]))
         tensor([0., 1., 3.])
     """
@@ -66,7 +66,8 @@ def linear_attention(
     """Attention with weights phi(q_i) . phi(k_j) / sum_l phi(q_i) . phi(k_l), in parallel.
 
     Args:
-        q, k: queries and keys `(..., T, d_k)`.
+        q: queries `(..., T, d_k)`.
+        k: keys `(..., T, d_k)`.
         v: values `(..., T, d_v)`.
         causal: query i sees keys j <= i only; False: every key.
         feature_map: phi, applied to every query and key; its outputs should be
@@ -78,7 +79,7 @@ def linear_attention(
     Returns:
         `(..., T, d_v)`.
 
-    Example:
+    Examples:
         >>> q, k, v = torch.randn(2, 100, 8), torch.randn(2, 100, 8), torch.randn(2, 100, 5)
         >>> out = linear_attention(q, k, v)                          # (batch, T, d_v)
         >>> torch.allclose(out, linear_attention(q, k, v, chunk_size=7), atol=1e-5)
@@ -117,15 +118,17 @@ class LinearAttentionState:
 
     Args:
         batch_shape: the leading dims, e.g. `(batch, heads)`.
-        d_k, d_v: the sizes of keys and of values.
-        feature_map, eps: as in `linear_attention`.
+        d_k: the size of a key (and a query).
+        d_v: the size of a value.
+        feature_map: as in `linear_attention`.
+        eps: as in `linear_attention`.
 
     Members:
         state: `(*batch_shape, d_k, d_v)`, the sum of phi(k_j)^T v_j so far.
         zeta: `(*batch_shape, d_k)`, the sum of phi(k_j) so far.
         num_seen: the number of steps taken. The memory does not grow with it.
 
-    Example:
+    Examples:
         >>> q, k, v = torch.randn(3, 10, 4), torch.randn(3, 10, 4), torch.randn(3, 10, 2)
         >>> recurrent = LinearAttentionState((3,), d_k=4, d_v=2)
         >>> steps = torch.stack([recurrent.step(q[:, t], k[:, t], v[:, t]) for t in range(10)], dim=1)
@@ -153,7 +156,9 @@ class LinearAttentionState:
         """Take in key k and value v of the next position; return the output of its query q.
 
         Args:
-            q, k: `(*batch_shape, d_k)`; v: `(*batch_shape, d_v)`.
+            q: the query, `(*batch_shape, d_k)`.
+            k: the key, `(*batch_shape, d_k)`.
+            v: the value, `(*batch_shape, d_v)`.
 
         Returns:
             `(*batch_shape, d_v)`. The state is changed only if every check passes.
@@ -184,7 +189,7 @@ def linear_attention_recurrent(
 ) -> torch.Tensor:
     """Causal linear attention one position at a time with a `LinearAttentionState`: `(..., T, d_v)`.
 
-    Example:
+    Examples:
         >>> q, k, v = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 2)
         >>> torch.allclose(linear_attention_recurrent(q, k, v), linear_attention(q, k, v), atol=1e-6)
         True
@@ -204,7 +209,7 @@ def linear_attention_cost(num_positions: int, d_k: int, d_v: int) -> Cost:
     elu, + 1), the sum zeta, the division. Linear in T: the causal chunked form
     adds a (C, C) product per chunk, a constant per position.
 
-    Example:
+    Examples:
         >>> linear_attention_cost(1024, 64, 64).matmul
         16908288
     """

@@ -27,7 +27,7 @@ class LinearSelfAttention(GroupedQueryAttention):
     refused, since no scores are formed. With a `LinearAttentionState` as cache,
     the new positions are run one step at a time and the state carries them on.
 
-    Example:
+    Examples:
         >>> _ = torch.manual_seed(0)
         >>> layer = LinearSelfAttention(d_model=8, num_heads=2)
         >>> x = torch.randn(1, 5, 8)                                  # (batch, T, d_model)
@@ -68,7 +68,7 @@ class LinearSelfAttention(GroupedQueryAttention):
 class LinearAttentionPattern(CausalPattern):
     """The causal pattern, whose caches are `LinearAttentionState`s (one per layer).
 
-    Example:
+    Examples:
         >>> state = LinearAttentionPattern().new_cache(2, 4, 8, 1000, torch.float32, None)
         >>> state.state.shape, state.nbytes()                        # the same for any capacity
         (torch.Size([2, 4, 8, 8]), 2304)

@@ -42,7 +42,7 @@ def check_positions(name: str, positions: object) -> torch.Tensor:
 class PositionScheme(nn.Module):
     """No positions at all: the base of every scheme, each method a no-op.
 
-    Example:
+    Examples:
         >>> scheme = PositionScheme()
         >>> x = torch.ones(1, 3, 4)                                  # (batch, T, d_model)
         >>> torch.equal(scheme.embed(x, torch.arange(3)), x), scheme.bias(torch.arange(3), torch.arange(3))
@@ -71,7 +71,7 @@ class LearnedPositions(PositionScheme):
         max_len: the number of positions with a vector; later ones cannot be embedded.
         d_model: the size of the vectors.
 
-    Example:
+    Examples:
         >>> scheme = LearnedPositions(max_len=8, d_model=4)
         >>> scheme.embed(torch.zeros(2, 3, 4), torch.arange(3)).shape
         torch.Size([2, 3, 4])
@@ -100,7 +100,7 @@ class SinusoidalPositions(PositionScheme):
     size against the token embeddings': `GPT` initialises those with entries of
     standard deviation 0.02, and an encoding of entries near 1 would drown them.
 
-    Example:
+    Examples:
         >>> scheme = SinusoidalPositions(d_model=4)
         >>> scheme.embed(torch.zeros(1, 2, 4), torch.tensor([0, 1000]))[0, 0]
         tensor([0., 1., 0., 1.])
@@ -125,7 +125,7 @@ def make_position_scheme(
 
     A `PositionScheme` instance is returned as it is.
 
-    Example:
+    Examples:
         >>> make_position_scheme("learned", d_model=8, num_heads=2, max_len=16).max_len
         16
     """

@@ -29,7 +29,7 @@ from attention.validation import check_float_tensor
 def rotary_frequencies(d_head: int, base: float = 10000.0) -> torch.Tensor:
     """The angle per position of each pair, `base^(-2i / d_head)`: `(d_head / 2,)`, float64.
 
-    Example:
+    Examples:
         >>> rotary_frequencies(4)
         tensor([1.0000, 0.0100], dtype=torch.float64)
     """
@@ -51,7 +51,7 @@ def apply_rotary(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0
         The rotated vectors, the shape and dtype of `x`. The angles are computed
         in float64 and rounded once, so large positions lose no precision.
 
-    Example:
+    Examples:
         >>> x = torch.tensor([[1.0, 0.0, 1.0, 0.0]])           # (T=1, d_head=4)
         >>> apply_rotary(x, torch.tensor([0])).tolist()        # position 0: no rotation
         [[1.0, 0.0, 1.0, 0.0]]
@@ -83,7 +83,7 @@ class RotaryPositions(PositionScheme):
         d_head: the size of one head's queries and keys (even).
         base: the wavelength scale.
 
-    Example:
+    Examples:
         >>> scheme = RotaryPositions(d_head=4)
         >>> q = torch.randn(2, 3, 5, 4)                        # (batch, heads, T, d_head)
         >>> scheme.rotate(q, torch.arange(5)).shape

@@ -44,7 +44,7 @@ def biased_attention(
         `(output (batch, heads, Tq, d_head), weights (batch, heads, Tq, Tk) or None)`.
         A query with no allowed key gets zero weights and a zero output.
 
-    Example:
+    Examples:
         >>> q, k, v = torch.randn(1, 4, 3, 8), torch.randn(1, 2, 3, 8), torch.randn(1, 2, 3, 8)
         >>> bias = -torch.arange(3.0)                       # (Tk,): later keys penalised
         >>> slow, weights = biased_attention(q, k, v, bias=bias)

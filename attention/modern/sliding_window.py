@@ -48,7 +48,7 @@ def sliding_window_mask(
     Returns:
         `(Tq, Tk)` bool, True = may attend.
 
-    Example:
+    Examples:
         >>> sliding_window_mask(torch.arange(5), torch.arange(5), window=2).int()
         tensor([[1, 0, 0, 0, 0],
                 [1, 1, 0, 0, 0],
@@ -70,7 +70,7 @@ def sliding_window_mask(
 def receptive_field(window: int, num_layers: int) -> int:
     """How many tokens the last position of a stack of windowed layers can depend on: (w - 1) N + 1.
 
-    Example:
+    Examples:
         >>> receptive_field(window=4, num_layers=2)         # itself and 6 tokens back
         7
     """
@@ -99,7 +99,7 @@ class RollingKVCache:
         keys, values: `(batch, kv_heads, num_sinks + window - 1, d_head)` buffers.
         num_seen: the number of positions appended so far (the next one's position).
 
-    Example:
+    Examples:
         >>> cache = RollingKVCache(batch=1, num_kv_heads=1, d_head=2, window=3, num_sinks=1)
         >>> for p in range(6):                           # one position at a time
         ...     keys, values = cache.append(torch.full((1, 1, 1, 2), float(p)), torch.zeros(1, 1, 1, 2))
@@ -188,7 +188,7 @@ class RollingKVCache:
 class SlidingWindowPattern:
     """The pattern of `attention.GPT` for sliding-window attention (with sinks): mask and cache.
 
-    Example:
+    Examples:
         >>> pattern = SlidingWindowPattern(window=2)
         >>> pattern(torch.arange(3), torch.arange(3)).int()
         tensor([[1, 0, 0],

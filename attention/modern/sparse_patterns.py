@@ -44,7 +44,7 @@ def local_global_mask(
     Returns:
         `(T, T)` bool, True = may attend.
 
-    Example:
+    Examples:
         >>> local_global_mask(5, window=2, global_positions=[0]).int()
         tensor([[1, 1, 1, 1, 1],
                 [1, 1, 1, 0, 0],
@@ -76,7 +76,7 @@ def bigbird_mask(
     Returns:
         `(T, T)` bool, True = may attend.
 
-    Example:
+    Examples:
         >>> mask = bigbird_mask(16, window=2, num_global=1, num_random=2,
         ...                     generator=torch.Generator().manual_seed(0))
         >>> mask.sum(dim=1).tolist()   # keys per query: all (global), else band 3 + global + 2 random
@@ -98,7 +98,7 @@ def attention_flops(mask: torch.Tensor, d_head: int) -> int:
     Scoring a key costs a dot product of d_head (2 d_head FLOPs) and adding its
     value to the output as much again, as in Chapter 15's count.
 
-    Example:
+    Examples:
         >>> attention_flops(torch.ones(4, 4, dtype=torch.bool).tril(), d_head=8)   # 10 entries
         320
     """

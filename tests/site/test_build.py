@@ -114,7 +114,7 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     assert RAN not in unchanged.stderr
     assert html == (book / "site" / "chapters" / "01_tiny" / "index.html").read_text()
 
-    softmax = book / "attention" / "softmax.py"
+    softmax = book / "attention" / "foundations" / "softmax.py"
     softmax.write_text(softmax.read_text() + "\n# an edit to the package\n")
     changed = build(book)
     assert changed.returncode == 0
