@@ -339,15 +339,20 @@ def test_equations_reach_screen_readers(built_site, server, driver):
     assert not problems, "\n".join(problems[:20])
 
 
-# Controls a reader can click: each must have a name and be reached with Tab
-# (directly or, for a visually hidden radio button or checkbox, through the
+# Controls a reader can see and click: each must have a name and be reached with
+# Tab (directly or, for a visually hidden radio button or checkbox, through the
 # label the reader sees and clicks; for radio buttons, Tab reaches the group's
 # checked one). A box that only scrolls must be reached too; it needs no name.
+# Controls shown only on focus or once they apply (opacity 0) are left out.
 CONTROLS_JS = """
 const visible = el => {
   const box = el.getBoundingClientRect();
   const style = getComputedStyle(el);
-  return box.width > 0 && box.height > 0 && style.visibility !== "hidden" && style.display !== "none";
+  if (box.width === 0 || box.height === 0 || style.visibility === "hidden" || style.display === "none") return false;
+  // Inside a closed <details> (a folded solution) nothing is shown.
+  if (!el.checkVisibility({contentVisibilityAuto: true, opacityProperty: true, visibilityProperty: true})) return false;
+  for (let a = el; a; a = a.parentElement) if (getComputedStyle(a).opacity === "0") return false;
+  return true;
 };
 const clickable = el => getComputedStyle(el).cursor === "pointer" && getComputedStyle(el).pointerEvents !== "none";
 const named = "a[href], button, input, select, textarea, summary, [role=button]";
@@ -364,8 +369,9 @@ for (const el of document.querySelectorAll(selector)) {
   } else if (!visible(el)) {
     continue;
   }
-  if (target.type === "radio") {
-    target = document.querySelector(`input[type=radio][name="${target.name}"]:checked`) || target;
+  if (target.type === "radio") {  // Tab stops at the group's checked radio, or else its first
+    const group = `input[type=radio][name="${target.name}"]`;
+    target = document.querySelector(group + ":checked") || document.querySelector(group);
   }
   controls.push({
     el: target,
