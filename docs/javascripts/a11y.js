@@ -62,12 +62,15 @@
     if (event.key !== "Enter" && event.key !== " ") return;
     const label = el.parentElement.querySelector("label:not([hidden])");
     if (label) {
+      // Before the theme's own handler, which checks the focused radio: the
+      // theme already shown.
       event.preventDefault();
+      event.stopPropagation();
       label.click();
       const next = document.getElementById(label.htmlFor);
       if (next) next.focus();
     }
-  });
+  }, true);
 
   window.addEventListener("load", schedule);
   window.addEventListener("resize", schedule);
