@@ -9,10 +9,19 @@ colour map) are chosen to read on both backgrounds.
 
 How they stay identical from build to build: SVG ids come from a fixed salt and
 the date stamp is left out.
+
+How every character shows in a browser: the text of a figure stays text in the
+SVG (`svg.fonttype: none`), so the reader's browser draws it with its own fonts.
+`figure_to_svg` therefore names only generic font families (sans-serif, serif,
+monospace: the site ships no fonts of its own, and every browser has these), and
+writes only real Unicode characters. Matplotlib draws `\\mathcal{L}` from a
+private-use code point of its STIX fonts, which no browser font has: it becomes
+the Unicode script letter (ℒ, U+2112), the character `\\mathscr{L}` gives.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,8 +63,8 @@ BOOK_RC: dict[str, Any] = {
     "lines.linewidth": 2.0,
     # Text is laid out with DejaVu Sans (shipped with matplotlib, so the same on every
     # build machine) and written into the SVG as text, not as glyph outlines: half
-    # the bytes. The SVG names 'DejaVu Sans', sans-serif, so a reader without
-    # DejaVu Sans sees their own sans-serif font.
+    # the bytes. figure_to_svg names only the generic sans-serif family, so every
+    # reader sees their own sans-serif font (the site ships none).
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
     "font.size": 10,
@@ -65,14 +74,71 @@ BOOK_RC: dict[str, Any] = {
 }
 
 
+# Matplotlib's mathtext draws \mathcal{A}..\mathcal{Z} as U+E22D..U+E246 of
+# 'STIXNonUnicode' (a private-use area). Unicode has the same letters as
+# MATHEMATICAL SCRIPT CAPITAL A..Z, except for eight that were encoded earlier
+# in Letterlike Symbols.
+_SCRIPT_CAPITALS_ELSEWHERE = {
+    "B": 0x212C, "E": 0x2130, "F": 0x2131, "H": 0x210B, "I": 0x2110, "L": 0x2112, "M": 0x2133, "R": 0x211B,
+}
+_CALLIGRAPHIC_TO_UNICODE = {
+    0xE22D + i: _SCRIPT_CAPITALS_ELSEWHERE.get(letter, 0x1D49C + i)
+    for i, letter in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+}
+_FONT_FAMILY = re.compile(r"font-family:\s*([^;\"]+)")
+GENERIC_FAMILIES = ("sans-serif", "serif", "monospace")
+
+
+def _generic_family(match: re.Match) -> str:
+    """The generic family closest to a named one ('DejaVu Sans Mono' -> monospace)."""
+    names = match.group(1).lower()
+    if "mono" in names:
+        return "font-family: monospace"
+    if "serif" in names.replace("sans-serif", "") and "sans" not in names:
+        return "font-family: serif"
+    return "font-family: sans-serif"
+
+
+def is_private_use(char: str) -> bool:
+    """True for a code point of a private-use area (U+E000-U+F8FF, planes 15 and 16)."""
+    code = ord(char)
+    return 0xE000 <= code <= 0xF8FF or code >= 0xF0000
+
+
 def figure_to_svg(fig: Figure) -> str:
-    """Render a figure as SVG text whose ink follows the page's text colour."""
+    """Render a figure as SVG text whose ink follows the page's text colour.
+
+    Its text names generic font families only and holds no private-use
+    character (`\\mathcal` letters become Unicode script letters), so that a
+    browser draws every character with the fonts it has.
+
+    Raises:
+        ValueError: when the figure holds a character from a private-use area
+            that has no Unicode equivalent here (say which text to change).
+
+    Example:
+        >>> fig, ax = plt.subplots()
+        >>> _ = ax.set_xlabel(r"norm of $\\partial\\mathcal{L}/\\partial z$")
+        >>> svg = figure_to_svg(fig)
+        >>> "\\u2112" in svg, any(is_private_use(c) for c in svg)  # ℒ, and nothing private
+        (True, False)
+        >>> plt.close(fig)
+    """
     from io import StringIO
 
     buffer = StringIO()
     with mpl.rc_context(BOOK_RC):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue().replace(INK, "currentColor")
+    svg = buffer.getvalue().replace(INK, "currentColor")
+    svg = svg.translate(_CALLIGRAPHIC_TO_UNICODE)
+    svg = _FONT_FAMILY.sub(_generic_family, svg)
+    private = sorted({f"U+{ord(c):04X}" for c in svg if is_private_use(c)})
+    if private:
+        raise ValueError(
+            f"the figure's text has private-use characters {', '.join(private)}, which no browser"
+            " font draws: write those symbols another way (mathtext or Unicode letters)"
+        )
+    return svg
 
 
 def use_book_style() -> None:

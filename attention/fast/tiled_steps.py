@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from attention.fast.online_softmax import check_block_size, online_softmax_step
+from attention.fast.online_softmax import online_softmax_step
+from attention.validation import check_positive
 from attention.versions.scaled_dot_product import check_query_key_value
 
 
@@ -98,7 +99,7 @@ def tiled_attention_steps(
             f"query, key and value must be 2-D (Tq, d), (Tk, d), (Tk, d_v): one sequence; "
             f"got shapes {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
         )
-    block_size = check_block_size(block_size)
+    block_size = check_positive("block_size", block_size)
     num_queries, num_keys = query.shape[0], key.shape[0]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     offset = num_keys - num_queries  # causal: query i sees keys j <= i + offset

@@ -66,8 +66,9 @@ torch.set_printoptions(precision=4, sci_mode=False)
 #   target position's vector into one score per vocabulary token, and a softmax turns
 #   the scores into the probabilities of the next token.
 
-# %% tags=["remove-input"]
-# Plotting glue: the architecture as boxes and arrows.
+# %% tags=["remove-input", "wide-figure"]
+# Plotting glue: the architecture as boxes and arrows. (The tag wide-figure keeps
+# the drawing at a legible width on a phone, where it scrolls sideways.)
 ink = plt.rcParams["text.color"]
 fig, ax = plt.subplots(figsize=(7.2, 6.0))
 ax.set_xlim(-0.2, 10.2)

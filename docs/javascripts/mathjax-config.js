@@ -27,6 +27,11 @@ window.MathJax = {
     // source that does not exist fails the same way, silently.
     styles: { "@font-face": { "font-family": "MathJax_Blank", src: "local('MathJax_Blank')" } }
   },
+  // Screen readers: the combined configuration loads MathJax's AssistiveMML
+  // extension, which puts a MathML copy of each equation beside the rendering
+  // (hidden from sight; the rendering is hidden from screen readers). Equations
+  // are not Tab stops: with the menu off, focusing one does nothing.
+  menuSettings: { assistiveMML: true, inTabOrder: false },
   showMathMenu: false,
   messageStyle: "none"
 };

@@ -14,7 +14,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from attention.book.plotting import BOOK_RC, INK, figure_to_svg, plot_attention_weights  # noqa: E402
+from attention.book.plotting import (  # noqa: E402
+    BOOK_RC,
+    GENERIC_FAMILIES,
+    INK,
+    figure_to_svg,
+    is_private_use,
+    plot_attention_weights,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +108,44 @@ def test_figures_are_identical_from_run_to_run():
         for _ in range(2)
     }
     assert len(digests) == 1, digests  # two fresh runs, one SVG
+
+
+def svg_text_and_fonts(svg: str) -> tuple[str, set[str]]:
+    """All the characters of the SVG's text elements, and every font family it names."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    text = "".join(part.strip() for el in root.iter() if el.tag.endswith("}text") for part in el.itertext())
+    families = {f.strip().strip("'\"") for value in re.findall(r"font-family:\s*([^;\"]+)", svg) for f in value.split(",")}
+    return text, families
+
+
+def test_calligraphic_letters_become_unicode_and_fonts_are_generic():
+    with matplotlib.rc_context(BOOK_RC):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0], label=r"norm of $\partial\mathcal{L}/\partial z$")
+        ax.set_xlabel(r"$\mathcal{ABCDEFGHIJKLMNOPQRSTUVWXYZ}$, $\sum_i \alpha_i$, $\sqrt{d_k}$")
+        ax.set_ylabel("code", family="monospace")
+        ax.legend()
+    svg = figure_to_svg(fig)
+    text, families = svg_text_and_fonts(svg)
+    assert not [hex(ord(c)) for c in text if is_private_use(c)]
+    assert not [c for c in svg if is_private_use(c)]
+    # ℒ where the legend and the label put \mathcal{L}: twice; and the script alphabet
+    assert text.count("\u2112") == 2
+    assert "\U0001d49c\u212c\U0001d49e" in text  # script A, B, C
+    assert families <= set(GENERIC_FAMILIES) and {"sans-serif", "monospace"} <= families, families
+
+
+def test_a_private_use_character_is_refused_by_name():
+    with matplotlib.rc_context(BOOK_RC):
+        fig, ax = plt.subplots()
+        ax.set_title("\ue000 marks the spot")
+    with pytest.raises(ValueError, match="U\\+E000"):
+        figure_to_svg(fig)
+
+
+def test_private_use_areas():
+    assert [is_private_use(c) for c in "\ue000\uf8ff\U000f0000\U0010fffd"] == [True] * 4
+    assert not any(is_private_use(c) for c in "aℒ∂\U0001d4d2\uf900\U000effff")
