@@ -144,8 +144,9 @@ def figure_to_svg(fig: Figure) -> str:
 def use_book_style() -> None:
     """Apply the book's look to every later figure.
 
-    In Jupyter (and in the book's build) figures are then shown as SVG made by
-    `figure_to_svg`; elsewhere only the matplotlib settings change.
+    In Jupyter (and in the book's build) figures are then shown inline as SVG made
+    by `figure_to_svg`, even in a kernel whose environment says `MPLBACKEND=Agg`;
+    elsewhere only the matplotlib settings change.
 
     Examples:
         >>> use_book_style()
@@ -160,6 +161,10 @@ def use_book_style() -> None:
     shell = get_ipython()
     if shell is None:
         return
+    # A kernel started with MPLBACKEND=Agg (common on servers) draws into nothing:
+    # plt.show() would show no figure. In a notebook, figures go inline.
+    if getattr(shell, "kernel", None) is not None and mpl.get_backend().lower() == "agg":
+        plt.switch_backend("module://matplotlib_inline.backend_inline")
     # Importing the inline backend makes it register its own (PNG) formatters now,
     # so that ours, set after it, are the ones that stay.
     import matplotlib_inline.backend_inline  # noqa: F401

@@ -149,3 +149,26 @@ def test_a_private_use_character_is_refused_by_name():
 def test_private_use_areas():
     assert [is_private_use(c) for c in "\ue000\uf8ff\U000f0000\U0010fffd"] == [True] * 4
     assert not any(is_private_use(c) for c in "aℒ∂\U0001d4d2\uf900\U000effff")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["Agg", None])
+def test_a_notebook_shows_its_figures_whatever_mplbackend_says(backend, monkeypatch):
+    """A reader's kernel started with MPLBACKEND=Agg still shows the figure inline."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    if backend is None:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    else:
+        monkeypatch.setenv("MPLBACKEND", backend)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\n"
+        "from attention.book.plotting import use_book_style\n"
+        "use_book_style()\n"
+        "plt.plot([0, 1], [1, 0])\n"
+        "plt.show()"
+    )])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    assert [o for o in outputs if "image/svg+xml" in o.get("data", {})], outputs
