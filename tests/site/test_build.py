@@ -176,3 +176,21 @@ def test_a_caption_with_no_figure_fails_the_build(tmp_path):
     assert result.returncode != 0
     assert "01_tiny.py, cell 2" in result.stderr and "Figure 1.1." in result.stderr
 
+
+
+def test_highlighted_code_loses_only_spans_that_draw_nothing():
+    """Names and whitespace have no colour of their own: their spans go, neighbours of
+    one class join, and the code's text and every coloured token stay as they were."""
+    sys.path.insert(0, str(ROOT / "hooks"))
+    from bs4 import BeautifulSoup
+    from chapter_pages import lighten_code
+
+    html = ('<div class="highlight-ipynb"><pre><span></span><span class="n">x</span>'
+            '<span class="w"> </span><span class="o">=</span><span class="w"> </span>'
+            '<span class="n">f</span><span class="p">(</span><span class="p">)</span>'
+            '<span class="w"> </span><span class="c1"># a comment</span>\n</pre></div>')
+    soup = BeautifulSoup(html, "html.parser")
+    lighten_code(soup)
+    assert soup.get_text() == BeautifulSoup(html, "html.parser").get_text()
+    assert [(s.get("class"), s.get_text()) for s in soup.find_all("span")] == [
+        (None, ""), (["o"], "="), (["p"], "()"), (["c1"], "# a comment")]
