@@ -8,6 +8,10 @@
 2. Where the book's sources live is the `repo_url` setting, filled from the
    BOOK_REPO_URL variable by the publishing workflow; `{{ clone }}` in a Markdown
    page becomes the clone command when it is set, and nothing when it is not.
+3. Vega, Vega-Lite and Vega-Embed, for the interactive figures, as the one script
+   `assets/vega/vega-bundle.js` that the vl-convert-python package (pinned) writes out,
+   kept under .cache/vega/ per version; nothing third-party is committed.
+   docs/javascripts/interactive-figures.js loads it on pages that have a figure.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import vl_convert
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
@@ -43,10 +48,19 @@ def build_wheel() -> Path:
     return next(folder.glob("*.whl"))
 
 
+def vega_bundle() -> Path:
+    bundle = ROOT / ".cache" / "vega" / f"vega-bundle-{vl_convert.__version__}.js"
+    if not bundle.exists():
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        bundle.write_text(vl_convert.javascript_bundle(), encoding="utf-8")
+    return bundle
+
+
 def on_files(files, config):
     wheel = build_wheel()
     config.extra["wheel"] = f"assets/{wheel.name}"  # for hooks/chapter_pages.py and templates
     files.append(File.generated(config, config.extra["wheel"], abs_src_path=str(wheel)))
+    files.append(File.generated(config, "assets/vega/vega-bundle.js", abs_src_path=str(vega_bundle())))
     return files
 
 

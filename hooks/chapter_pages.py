@@ -16,9 +16,8 @@ Read with BeautifulSoup, on each chapter page (`on_page_content`):
    restart at 1 in every part). Under the title goes a link to download the chapter as
    a notebook, with the command that installs the `attention` package it needs (the
    wheel hooks/book.py serves).
-6. Highlighted code: names and whitespace are drawn in the code's own colour, so their
-   spans are dropped, and neighbouring spans of one class joined (a third of a page's
-   weight, with not a pixel changed).
+6. Highlighted code loses the spans of names and whitespace (drawn in the code's own
+   colour) and joins neighbouring spans of one class: a third lighter, the same pixels.
 7. Figures: nbconvert shows an SVG as an <img> with a data URL. They are inlined as
    <svg> instead, so their ink takes the page's text colour (currentColor, see
    attention/plotting.py) on the light and the dark theme. Each is named by its
