@@ -33,7 +33,8 @@ WHEELS = ROOT / ".cache" / "wheel"
 
 def build_wheel() -> Path:
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "attention").rglob("*.py")) + [ROOT / "pyproject.toml"]:
+    package = [p for p in sorted((ROOT / "attention").rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    for path in package + [ROOT / "pyproject.toml"]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     folder = WHEELS / digest.hexdigest()[:16]
     if not folder.is_dir():

@@ -2,28 +2,24 @@
 
 Read with BeautifulSoup, on each chapter page (`on_page_content`):
 
-1. Links in Markdown (cells and outputs) to other pages' sources (`02_queries_keys_values.py`,
-   `../index.md`) point at the built pages, as in Markdown pages; a link to no page of
-   the book is a warning, which fails a strict build.
-2. Cells: a `solution` cell (input and output) is folded in a <details> ("Solution
-   to exercise 2" when its first line is `# Exercise 2`); a `fold` cell's input is
-   folded ("Show the code"), its outputs shown. Tag chips are not shown.
+1. Links in Markdown to other pages' sources (`02_queries_keys_values.py`, `../index.md`)
+   point at the built pages; a link to no page of the book fails a strict build.
+2. A `solution` cell is folded in a <details> ("Solution to exercise 2" when its first
+   line is `# Exercise 2`); a `fold` cell's input is folded ("Show the code"). No tag chips.
 3. The table of contents is made from the page's own headings, with unique ids.
 4. The ~600 KB of notebook CSS inlined into every page goes to one shared file; the
-   Mermaid loader (a CDN script; the book has no Mermaid diagrams) is dropped.
-5. Chapter numbers, from the file names (`NN_name.py`), go in the title and the
-   navigation, and in the home page's lists of chapters (which would otherwise
-   restart at 1 in every part). Under the title goes a link to download the chapter as
-   a notebook, with the command that installs the `attention` package it needs (the
-   wheel hooks/book.py serves).
+   Mermaid loader (a CDN script; the book draws no Mermaid diagrams) is dropped.
+5. Chapter numbers, from the file names (`NN_name.py`), go in the title, the navigation
+   and the home page's lists. Under the title, a link to download the chapter as a
+   notebook and the command that installs the `attention` wheel (hooks/book.py).
 6. Highlighted code loses the spans of names and whitespace (drawn in the code's own
    colour) and joins neighbouring spans of one class: a third lighter, the same pixels.
-7. Figures: nbconvert shows an SVG as an <img> with a data URL. They are inlined as
-   <svg> instead, so their ink takes the page's text colour (currentColor, see
-   attention/plotting.py) on the light and the dark theme. Each is named by its
-   caption for screen readers, its ids are made unique on the page (referenced ones
-   prefixed, the others dropped) and its coordinates rounded to 0.01 px. They go in
-   once the page is complete (`on_post_page`), so the search index never parses them.
+   The copy buttons' icon is drawn once per page and used by every button.
+7. Figures (SVG as <img> data URLs from nbconvert) are inlined as <svg>, so their ink
+   takes the page's text colour (currentColor) in both themes; each is named by its
+   caption for screen readers, its ids made unique on the page (referenced ones
+   prefixed, the others dropped), its coordinates rounded to 0.01 px. They go in once
+   the page is complete (`on_post_page`), so the search index never parses them.
 """
 
 from __future__ import annotations
@@ -188,6 +184,19 @@ def lighten_code(soup) -> None:
                     span = span.find_next_sibling("span")
 
 
+def share_copy_icon(soup) -> None:
+    icons = soup.find_all("svg", class_="clipboard-copy-icon")
+    if icons:
+        symbol = soup.new_tag("symbol", attrs={"id": "copy-icon", "viewBox": icons[0].get("viewbox", "0 0 16 16")})
+        symbol.extend(list(icons[0].children))
+        sprite = soup.new_tag("svg", attrs={"aria-hidden": "true", "style": "display: none"})
+        sprite.append(symbol)
+        soup.find("div", class_="jp-Notebook").insert(0, sprite)
+    for icon in icons:
+        icon.clear()
+        icon.append(soup.new_tag("use", attrs={"href": "#copy-icon"}))
+
+
 def take_figures(soup, page) -> None:
     """Swap each SVG <img> for a placeholder; `on_post_page` puts the <svg> there."""
     figures = _figures[page.file.src_uri] = []
@@ -213,6 +222,7 @@ def on_page_content(html: str, page, config, files) -> str:
     rewrite_links(soup, page, files)
     fold_cells(soup)
     lighten_code(soup)
+    share_copy_icon(soup)
     title = soup.find("h1")
     number = chapter_number(page.file.src_uri)
     if number is not None:

@@ -1,18 +1,13 @@
-"""Stage 1 of 3: run the chapters (then mkdocs-jupyter renders them, then hooks/html.py).
+"""Stage 1 of 3: run the chapters (mkdocs-jupyter renders them, hooks/chapter_pages.py adjusts).
 
-Each chapter, a jupytext `.py` file in docs/chapters/, is executed by nbclient into a
-plain executed notebook, `.cache/chapters/<name>.<key>.ipynb`. The key hashes all the
-outputs depend on: the chapter, the `attention` package (every .py file under it),
-requirements.txt and the kernels' environment. A chapter whose notebook is
-there is not run again; the others run at the same time, `BOOK_BUILD_WORKERS` kernels
-(0 or unset: one per core). The files are ordinary notebooks, for any renderer.
-
-A cell that raises fails the build, naming the chapter and cell, with its traceback.
-So does a figure caption (`**Figure N.M.**` opening a Markdown cell or the Markdown a
-`remove-input` cell prints) when no cell since the previous caption drew an image.
-
-The chapter's page is then read from its executed notebook (mkdocs-jupyter, with
-`execute: false`, renders it), and its download is the source as a notebook.
+nbclient executes each chapter (a jupytext `.py` file in docs/chapters/) into a plain
+notebook, `.cache/chapters/<name>.<key>.ipynb`, for any renderer. The key hashes all the
+outputs depend on: the chapter, every file of `attention` (code and data), requirements.txt and the
+kernels' environment. Chapters without their notebook run at the same time,
+`BOOK_BUILD_WORKERS` kernels (0 or unset: one per core). A cell that raises fails the
+build, naming the chapter and cell, with its traceback; so does a figure caption
+(`**Figure N.M.**` opening a Markdown cell or a `remove-input` cell's Markdown) with no
+image drawn since the previous caption. The download is the source as a notebook.
 """
 
 from __future__ import annotations
@@ -37,8 +32,7 @@ from nbconvert.filters import strip_ansi
 log = logging.getLogger("mkdocs.hooks.execute")
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "chapters"
-# Figures are drawn by the inline backend whatever MPLBACKEND the build inherits
-# (with MPLBACKEND=Agg, plt.show() would draw nothing and every figure would be lost).
+# Figures drawn inline whatever MPLBACKEND the build inherits (Agg would draw nothing).
 KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 CAPTION = re.compile(r"\s*\*\*Figure \d+\.\d+\.\*\*")
 IMAGES = {"image/svg+xml", "image/png", "image/jpeg"}
@@ -51,7 +45,8 @@ def is_chapter(file: File) -> bool:
 def inputs_hash() -> bytes:
     """What every chapter's outputs depend on, besides the chapter itself."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "attention").rglob("*.py")) + [ROOT / "requirements.txt"]:
+    package = [p for p in sorted((ROOT / "attention").rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    for path in package + [ROOT / "requirements.txt"]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.digest() + repr(KERNEL_ENV).encode()
 

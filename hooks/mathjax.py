@@ -1,10 +1,7 @@
-"""Serve MathJax from the site itself, so equations render with no network.
-
-MathJax 2.7 comes from the `jupyter-server-mathjax` package (installed by
-requirements.txt); nothing third-party is committed. Every page loads it through
-`extra_javascript` in mkdocs.yml, configured by docs/javascripts/mathjax-config.js.
-mkdocs-jupyter adds no loader of its own while its `custom_mathjax_url` is empty
-(the default), so notebook pages use the same local copy as Markdown pages.
+"""Serve MathJax 2.7 from the site itself (from the `jupyter-server-mathjax` package;
+nothing third-party is committed), so equations render with no network. Every page
+loads it through `extra_javascript`, configured by docs/javascripts/mathjax-config.js;
+mkdocs-jupyter adds no loader while its `custom_mathjax_url` is empty (the default).
 """
 
 from __future__ import annotations

@@ -194,3 +194,16 @@ def test_highlighted_code_loses_only_spans_that_draw_nothing():
     assert soup.get_text() == BeautifulSoup(html, "html.parser").get_text()
     assert [(s.get("class"), s.get_text()) for s in soup.find_all("span")] == [
         (None, ""), (["o"], "="), (["p"], "()"), (["c1"], "# a comment")]
+
+
+def test_the_copy_icon_is_drawn_once_and_used_by_every_button():
+    sys.path.insert(0, str(ROOT / "hooks"))
+    from bs4 import BeautifulSoup
+    from chapter_pages import share_copy_icon
+
+    icon = '<svg class="clipboard-copy-icon" viewbox="0 0 16 16"><path d="M0 0h16v16z"></path></svg>'
+    soup = BeautifulSoup(f'<div class="jp-Notebook">{icon}<p>text</p>{icon}</div>', "html.parser")
+    share_copy_icon(soup)
+    assert [str(p) for p in soup.find("symbol", id="copy-icon").find_all("path")] == ['<path d="M0 0h16v16z"></path>']
+    assert [u["href"] for u in soup.find_all("use")] == ["#copy-icon", "#copy-icon"]
+    assert len(soup.find_all("path")) == 1
