@@ -32,7 +32,7 @@ HEADER = """# ---
 
 def make_book(folder: Path, chapter_body: str) -> Path:
     """A copy of the book's machinery with one chapter, `chapters/01_tiny.py`."""
-    for name in ("hooks", "attention"):
+    for name in ("hooks", "attention", "overrides"):
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("requirements.txt", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, folder / name)
