@@ -101,6 +101,8 @@ def _generic_family(match: re.Match) -> str:
 
 def is_private_use(char: str) -> bool:
     """True for a code point of a private-use area (U+E000-U+F8FF, planes 15 and 16)."""
+    if not isinstance(char, str) or len(char) != 1:
+        raise TypeError(f"char must be one character, got {char!r}")
     code = ord(char)
     return 0xE000 <= code <= 0xF8FF or code >= 0xF0000
 

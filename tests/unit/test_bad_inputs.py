@@ -55,6 +55,7 @@ from attention import (
     target_function,
     tiled_attention,
 )
+from attention.book.plotting import is_private_use
 from attention.fast.cost import (
     additive_attention_cost,
     dot_product_attention_cost,
@@ -332,6 +333,7 @@ CASES = [
     # ---- plotting
     ("plot/3 labels", lambda: plot_attention_weights(a(2, 3), query_labels=["a"]), ValueError, "1 query labels for 2 query"),
     ("plot/empty", lambda: plot_attention_weights(a(0, 3)), ValueError, "must not be empty"),
+    ("is_private_use/two characters", lambda: is_private_use("ab"), TypeError, "char must be one character"),
 ]
 
 
