@@ -621,7 +621,7 @@ interactive_figure(
     .add_params(*controls).properties(width=240, height=240,
                                       autosize=alt.AutoSizeParams(type="pad")),
     "Cross-attention weights of the trained model for the test source, layer and head the "
-    "controls pick, and what the model writes for that source.",
+    "controls pick, and what the model writes for that input.",
 )
 
 # %% tags=["remove-input"]
@@ -632,7 +632,7 @@ share_on = torch.stack([torch.stack([
 Markdown(
     f"**Interactive figure 13.1.** Pick a test source, a decoder layer and a head. Each row "
     f"is a decoder position, labelled by the token it reads; each column a source position, "
-    f"labelled by its token. The readout says what the model writes for that source, by "
+    f"labelled by its token. The readout says what the model writes for that input, by "
     f"greedy decoding. In layer 2 every head draws the anti-diagonal of Figure 13.3: over "
     f"the four sources, a head puts between {share_on[:, 1].min():.0%} and "
     f"{share_on[:, 1].max():.0%} of a digit-writing row's weight, on average, on the source "
