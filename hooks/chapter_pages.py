@@ -20,15 +20,20 @@ Read with BeautifulSoup, on each chapter page (`on_page_content`):
    caption for screen readers, its ids made unique on the page (referenced ones
    prefixed, the others dropped), its coordinates rounded to 0.01 px. They go in once
    the page is complete (`on_post_page`), so the search index never parses them.
+
+What this stage makes of a page is kept in .cache/pages/, keyed on its input HTML, the
+book's files and this file's code, so a rebuild parses only the chapters that changed.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import posixpath
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -40,6 +45,8 @@ from mkdocs.utils import get_relative_url
 log = logging.getLogger("mkdocs.hooks.chapter_pages")
 
 SHARED_CSS_DIR = "assets/notebook"
+PAGES = Path(__file__).resolve().parent.parent / ".cache" / "pages"  # this stage's output, per page
+STAGE = Path(__file__).read_text(encoding="utf-8")  # its code: a change to it misses the cache
 SVG_DATA = "data:image/svg+xml;base64,"
 SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG)
@@ -47,6 +54,7 @@ ET.register_namespace("xlink", XLINK)
 LONG_NUMBER = re.compile(r"-?\d+\.\d{3,}")
 REFERENCE = re.compile(r"url\(#([^)]+)\)")
 _figures: dict[str, list[str]] = {}  # page -> its figures' SVG, until on_post_page
+_used: set[Path] = set()  # this build's entries of the cache; `on_post_build` drops the others
 
 
 def chapter_number(src_uri: str) -> int | None:
@@ -71,16 +79,19 @@ def notebook_name(page) -> str:
     return Path(page.file.src_uri).with_suffix(".ipynb").name
 
 
-def rewrite_links(soup, page, files) -> None:
+def rewrite_links(soup, page, files) -> list[str]:
+    """Point links at built pages; return the links that match no page."""
+    broken = []
     for link in soup.find_all("a", href=True):  # in Markdown cells and in Markdown outputs
         target = urlsplit(link["href"])
         if target.scheme or target.netloc or not target.path.endswith((".py", ".md", ".ipynb")):
             continue
         linked = files.get_file_from_path(posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target.path)))
         if linked is None:
-            log.warning("%s links to '%s', which is not a page of the book", page.file.src_uri, target.path)
+            broken.append(target.path)
         else:
             link["href"] = linked.url_relative_to(page.file) + (f"#{target.fragment}" if target.fragment else "")
+    return broken
 
 
 def fold(soup, element, summary: str, css_class: str) -> None:
@@ -123,18 +134,20 @@ def unique_heading_ids(soup) -> list[dict]:
     return roots
 
 
-def share_styles(soup, page, config) -> None:
+def share_styles(soup, page) -> list[str]:
+    """Move the page's notebook CSS to shared files (kept in the cache); return their names."""
     for loader in soup.find_all("script", type="module", string=re.compile("mermaid")):
         loader.find_next_sibling("style").decompose()  # its .jp-Mermaid rules
         loader.decompose()
+    names = []
     for style in soup.find_all("style", type="text/css"):
-        css = style.string or ""
-        name = f"{SHARED_CSS_DIR}/{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
-        path = Path(config["site_dir"]) / name
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(css, encoding="utf-8")
-        style.replace_with(soup.new_tag("link", rel="stylesheet", href=get_relative_url(name, page.url)))
+        css = (style.string or "").encode()
+        names.append(f"{SHARED_CSS_DIR}/{hashlib.sha256(css).hexdigest()[:12]}.css")
+        if not (PAGES / names[-1]).exists():
+            (PAGES / names[-1]).parent.mkdir(parents=True, exist_ok=True)
+            (PAGES / names[-1]).write_bytes(css)
+        style.replace_with(soup.new_tag("link", rel="stylesheet", href=get_relative_url(names[-1], page.url)))
+    return names
 
 
 def svg_for_page(svg: str, prefix: str, caption: str | None) -> str:
@@ -197,9 +210,9 @@ def share_copy_icon(soup) -> None:
         icon.append(soup.new_tag("use", attrs={"href": "#copy-icon"}))
 
 
-def take_figures(soup, page) -> None:
-    """Swap each SVG <img> for a placeholder; `on_post_page` puts the <svg> there."""
-    figures = _figures[page.file.src_uri] = []
+def take_figures(soup) -> list[str]:
+    """Swap each SVG <img> for a placeholder; return the <svg> that `on_post_page` puts there."""
+    figures = []
     for img in soup.find_all("img", src=lambda src: src and src.startswith(SVG_DATA)):
         caption = img.find_next(lambda tag: tag.name == "p" and tag.strong is not None
                                 and tag.contents[0] is tag.strong and tag.strong.get_text().startswith("Figure "))
@@ -208,6 +221,32 @@ def take_figures(soup, page) -> None:
         svg = base64.b64decode(img["src"][len(SVG_DATA):]).decode("utf-8")
         figures.append(svg_for_page(svg, f"fig{len(figures) + 1}", caption and caption["id"]))
         img.replace_with(Comment(f"figure {len(figures) - 1}"))
+    return figures
+
+
+def adjust(html: str, page, config, files) -> dict:
+    """The chapter page as readers see it, and what the build needs to know of it."""
+    soup = BeautifulSoup(html, "html.parser")
+    styles = share_styles(soup, page)
+    broken = rewrite_links(soup, page, files)
+    fold_cells(soup)
+    lighten_code(soup)
+    share_copy_icon(soup)
+    title = soup.find("h1")
+    number = chapter_number(page.file.src_uri)
+    if number is not None and title is not None:
+        title.insert(0, f"{number}. ")
+    toc = unique_heading_ids(soup)
+    wheel = config.extra["wheel"]
+    note = BeautifulSoup(
+        f'<p class="notebook-download"><a href="{notebook_name(page)}" download>Download this chapter as a '
+        f"notebook</a>. It needs the book's <code>attention</code> package: download "
+        f'<a href="{get_relative_url(wheel, page.url)}" download>its wheel</a>, then '
+        f"<code>pip install {posixpath.basename(wheel)}</code> (this also installs NumPy, PyTorch and "
+        f"matplotlib).</p>", "html.parser")
+    title.insert_after(note) if title is not None else soup.insert(0, note)
+    figures = take_figures(soup)
+    return {"html": str(soup), "styles": styles, "broken": broken, "toc": toc, "figures": figures}
 
 
 def on_page_content(html: str, page, config, files) -> str:
@@ -217,30 +256,35 @@ def on_page_content(html: str, page, config, files) -> str:
         return str(soup)
     if not is_chapter(page):
         return html
-    soup = BeautifulSoup(html, "html.parser")
-    share_styles(soup, page, config)
-    rewrite_links(soup, page, files)
-    fold_cells(soup)
-    lighten_code(soup)
-    share_copy_icon(soup)
-    title = soup.find("h1")
+    # The same page from the same HTML, in the same book, with the same code: as last time.
+    inputs = [STAGE, html, page.file.src_uri, config.extra["wheel"], sorted((f.src_uri, f.url) for f in files)]
+    cached = PAGES / f"{hashlib.sha256(repr(inputs).encode()).hexdigest()[:16]}.json"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(adjust(html, page, config, files)), encoding="utf-8")
+    done = json.loads(cached.read_text(encoding="utf-8"))
+    _used.add(cached)
+    for target in done["broken"]:
+        log.warning("%s links to '%s', which is not a page of the book", page.file.src_uri, target)
+    for name in done["styles"]:
+        if not (Path(config["site_dir"]) / name).exists():
+            (Path(config["site_dir"]) / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(PAGES / name, Path(config["site_dir"]) / name)
     number = chapter_number(page.file.src_uri)
     if number is not None:
-        title.insert(0, f"{number}. ")
         page.title = f"{number}. {page.title}"  # the navigation and the browser's title
-    page.toc = get_toc(unique_heading_ids(soup))
-    wheel = config.extra["wheel"]
-    title.insert_after(BeautifulSoup(
-        f'<p class="notebook-download"><a href="{notebook_name(page)}" download>Download this chapter as a '
-        f"notebook</a>. It needs the book's <code>attention</code> package: download "
-        f'<a href="{get_relative_url(wheel, page.url)}" download>its wheel</a>, then '
-        f"<code>pip install {posixpath.basename(wheel)}</code> (this also installs NumPy, PyTorch and "
-        f"matplotlib).</p>", "html.parser"))
-    take_figures(soup, page)
-    return str(soup)
+    page.toc = get_toc(done["toc"])
+    _figures[page.file.src_uri] = done["figures"]
+    return done["html"]
 
 
 def on_post_page(output: str, page, config) -> str:
     for number, svg in enumerate(_figures.pop(page.file.src_uri, [])):
         output = output.replace(f"<!--figure {number}-->", svg, 1)
     return output
+
+
+def on_post_build(config) -> None:
+    for old in set(PAGES.glob("*.json")) - _used:
+        old.unlink()
+    _used.clear()

@@ -1,13 +1,15 @@
 """Stage 1 of 3: run the chapters (mkdocs-jupyter renders them, hooks/chapter_pages.py adjusts).
 
 nbclient executes each chapter (a jupytext `.py` file in docs/chapters/) into a plain
-notebook, `.cache/chapters/<name>.<key>.ipynb`, for any renderer. The key hashes all the
-outputs depend on: the chapter, every file of `attention` (code and data), requirements.txt and the
-kernels' environment. Chapters without their notebook run at the same time,
-`BOOK_BUILD_WORKERS` kernels (0 or unset: one per core). A cell that raises fails the
-build, naming the chapter and cell, with its traceback; so does a figure caption
-(`**Figure N.M.**` opening a Markdown cell or a `remove-input` cell's Markdown) with no
-image drawn since the previous caption. The download is the source as a notebook.
+notebook, `.cache/chapters/<name>.<key>.ipynb`, for any renderer, next to the download
+(`.download`: the source as a notebook). The key hashes all the outputs depend on: the
+chapter, every file of `attention` (code and data), requirements.txt and the kernels'
+environment. Chapters without their notebook run at the same time, `BOOK_BUILD_WORKERS`
+kernels (0 or unset: one per core), each a warm fork (hooks/kernel_forks.py), while
+the other pages render; their pages render last, waiting for them. A cell that raises
+fails the build, naming the chapter and cell, with its traceback; so does a figure
+caption (`**Figure N.M.**` opening a Markdown cell or a `remove-input` cell's Markdown)
+with no image drawn since the previous caption.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import asyncio
 import hashlib
 import logging
 import os
-import time
 import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
+import kernel_forks
 import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -33,9 +38,12 @@ log = logging.getLogger("mkdocs.hooks.execute")
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "chapters"
 # Figures drawn inline whatever MPLBACKEND the build inherits (Agg would draw nothing).
-KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# One thread each, as many kernels as cores: the same sums on every machine.
+KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "OMP_NUM_THREADS": "1"}
 CAPTION = re.compile(r"\s*\*\*Figure \d+\.\d+\.\*\*")
 IMAGES = {"image/svg+xml", "image/png", "image/jpeg"}
+_running: dict[str, Future] = {}  # chapter page -> the run that makes its notebook
+_book_order: list[File] = []  # the pages in the book's order, which `on_env` restores
 
 
 def is_chapter(file: File) -> bool:
@@ -59,7 +67,13 @@ def executed_path(chapter: Path, inputs: bytes) -> Path:
 def source_notebook(chapter: Path) -> nbformat.NotebookNode:
     notebook = jupytext.read(chapter)
     notebook.metadata.pop("jupytext", None)
+    for number, cell in enumerate(notebook.cells, 1):
+        cell.id = f"cell-{number}"  # the same notebook every build (jupytext draws random ids)
     return notebook
+
+
+def download_path(executed: Path) -> Path:
+    return executed.with_suffix(".download")  # the source as a notebook, for the reader
 
 
 def check_figures(notebook: nbformat.NotebookNode, name: str) -> None:
@@ -78,21 +92,23 @@ def check_figures(notebook: nbformat.NotebookNode, name: str) -> None:
             drawn = False
 
 
-async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore) -> None:
+async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks: str) -> None:
     notebook = source_notebook(chapter)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, download_path(target))
     client = NotebookClient(notebook, kernel_name="python3", timeout=600, shutdown_kernel="immediate",
+                            coalesce_streams=True, kernel_manager_class=kernel_forks.ForkedKernelManager,
                             resources={"metadata": {"path": str(chapter.parent)}})
     async with workers:
         start = time.perf_counter()
         try:
-            await client.async_execute(env={**os.environ, **KERNEL_ENV})
+            await client.async_execute(env={**os.environ, **KERNEL_ENV, "BOOK_KERNEL_FORKS": forks})
         except CellExecutionError as error:
             number = next(n for n, cell in enumerate(notebook.cells, 1)
                           if any(out.output_type == "error" for out in cell.get("outputs", [])))
             raise PluginError(f"{chapter.name}, cell {number} raised:\n{strip_ansi(str(error))}") from None
         log.info("Executed %s in %.1f s", chapter.name, time.perf_counter() - start)
     check_figures(notebook, chapter.name)
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     nbformat.write(notebook, partial)
     partial.replace(target)  # never a half-written notebook under the real name
@@ -100,7 +116,13 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore) -> No
 
 async def execute_all(missing: dict[Path, Path]) -> None:
     workers = asyncio.Semaphore(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
-    await asyncio.gather(*(execute(chapter, target, workers) for chapter, target in missing.items()))
+    forks = kernel_forks.serve_forks()
+    await asyncio.gather(*(execute(chapter, target, workers, forks) for chapter, target in missing.items()))
+
+
+def on_startup(command, dirty):
+    if command == "serve":  # an edit is coming: have the kernels' libraries imported by then
+        threading.Thread(target=kernel_forks.warm_up, daemon=True).start()
 
 
 @event_priority(-50)  # after mkdocs-jupyter's on_files, which made the chapters notebook pages
@@ -108,14 +130,33 @@ def on_files(files, config):
     inputs = inputs_hash()
     chapters = [file for file in files if is_chapter(file)]
     executed = {file: executed_path(Path(file.abs_src_path), inputs) for file in chapters}
-    missing = {Path(file.abs_src_path): path for file, path in executed.items() if not path.exists()}
-    if missing:
-        asyncio.run(execute_all(missing))
+    missing = {file: path for file, path in executed.items() if not download_path(path).exists() or not path.exists()}
+    _book_order[:] = files.documentation_pages()
+    if missing:  # they run while the other pages render; theirs render last
+        run = ThreadPoolExecutor(1).submit(asyncio.run, execute_all({Path(f.abs_src_path): p for f, p in missing.items()}))
+        for file in missing:
+            files.remove(file)
+            files.append(file)
+            _running[file.src_uri] = run
     for file in chapters:
-        chapter = Path(file.abs_src_path)
         file.abs_src_path = str(executed[file])  # the page shows the executed notebook
-        download = f"{file.src_uri[:-3]}/{chapter.stem}.ipynb"
-        files.append(File.generated(config, download, content=nbformat.writes(source_notebook(chapter))))
-    for old in set(CACHE.glob("*.ipynb")) - set(executed.values()):
+        download = f"{file.src_uri[:-3]}/{Path(file.src_uri).stem}.ipynb"
+        files.append(File.generated(config, download, abs_src_path=str(download_path(executed[file]))))
+    kept = set(executed.values()) | {download_path(path) for path in executed.values()}
+    for old in set(CACHE.glob("*")) - kept:
         old.unlink()  # made for another version of a chapter or of the package
     return files
+
+
+@event_priority(100)  # before mkdocs-jupyter reads the executed notebook
+def on_pre_page(page, config, files):
+    run = _running.pop(page.file.src_uri, None)
+    if run is not None:
+        run.result()  # a chapter that failed fails the build here
+
+
+def on_env(env, config, files):
+    for file in _book_order:  # written in the book's order again (the search index follows it)
+        files.remove(file)
+        files.append(file)
+    return env

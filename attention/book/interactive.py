@@ -60,6 +60,9 @@ class InteractiveFigure:
         self.static_svg = static_svg
         self.description = description
 
+    def __repr__(self) -> str:  # the same text on every run (no memory address)
+        return f"InteractiveFigure({self.description!r})"
+
     def to_html(self) -> str:
         """The page's markup: the static SVG, and the specification the site's script draws."""
         # JSON in a script element: no attribute escaping, and search indexes no script.

@@ -1,0 +1,69 @@
+"""The build's kernels (hooks/kernel_forks.py): forks of a preloaded process that behave
+like the fresh kernels they replace, share nothing, and stop when they are stopped."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "hooks"))
+import kernel_forks  # noqa: E402
+from execute import KERNEL_ENV  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CELLS = [
+    "import os, torch, matplotlib, matplotlib.pyplot as plt\nfrom IPython.display import Markdown",
+    "print('threads', torch.get_num_threads(), 'backend', matplotlib.get_backend())",
+    "plt.plot([0, 1], [1, 0]); plt.show()",
+    "Markdown('**bold** text')",
+    "print(os.getcwd())",
+]
+
+
+def run(cells: list[str], forked: bool, env: dict | None = None) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells])
+    options = {"kernel_manager_class": kernel_forks.ForkedKernelManager} if forked else {}
+    env = {**os.environ, "MPLBACKEND": "agg", **KERNEL_ENV, **(env or {}), "BOOK_KERNEL_FORKS": kernel_forks.serve_forks()}
+    NotebookClient(notebook, kernel_name="python3", timeout=120, shutdown_kernel="immediate",
+                   resources={"metadata": {"path": str(ROOT / "docs")}}, **options).execute(env=env)
+    return notebook
+
+
+def outputs(notebook) -> list[list[dict]]:
+    return [[{k: v for k, v in out.items() if k != "execution_count"} for out in cell.outputs] for cell in notebook.cells]
+
+
+def test_a_forked_kernel_gives_what_a_fresh_kernel_gives():
+    fresh, forked = run(CELLS, forked=False), run(CELLS, forked=True)
+    assert outputs(forked) == outputs(fresh)
+    text = "".join(out.get("text", "") for cell in forked.cells for out in cell.outputs)
+    assert "threads 1 backend module://matplotlib_inline.backend_inline" in text  # from KERNEL_ENV, not the server's
+    assert str(ROOT / "docs") in text  # the chapter's folder
+    assert any("image/png" in out.get("data", {}) for out in forked.cells[2].outputs)  # the figure is drawn
+
+
+def test_a_forked_kernel_sees_nothing_an_earlier_one_did():
+    run(["import torch, os\ntorch.left_behind = 1\nos.environ['LEFT_BEHIND'] = '1'"], forked=True)
+    later = run(["import torch, os\nprint(hasattr(torch, 'left_behind'), 'LEFT_BEHIND' in os.environ)"], forked=True)
+    assert later.cells[0].outputs[0]["text"] == "False False\n"
+
+
+def test_a_stopped_kernel_is_gone():
+    notebook = run(["import os\nprint(os.getpid())"], forked=True)
+    pid = int(notebook.cells[0].outputs[0]["text"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)  # is the process still there?
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the kernel (pid {pid}) still runs after its notebook was done")
