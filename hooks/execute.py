@@ -15,13 +15,14 @@ with no image drawn since the previous caption.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import jupytext
@@ -114,10 +115,12 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
     partial.replace(target)  # never a half-written notebook under the real name
 
 
-async def execute_all(missing: dict[Path, Path]) -> None:
-    workers = asyncio.Semaphore(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
-    forks = kernel_forks.serve_forks()
-    await asyncio.gather(*(execute(chapter, target, workers, forks) for chapter, target in missing.items()))
+@functools.cache  # one per build process (`mkdocs serve` builds many times)
+def kernels_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
+    """The event loop the kernels are driven from, in a thread of its own, and the workers' slots."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    return loop, asyncio.Semaphore(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
 
 
 def on_startup(command, dirty):
@@ -132,12 +135,12 @@ def on_files(files, config):
     executed = {file: executed_path(Path(file.abs_src_path), inputs) for file in chapters}
     missing = {file: path for file, path in executed.items() if not download_path(path).exists() or not path.exists()}
     _book_order[:] = files.documentation_pages()
-    if missing:  # they run while the other pages render; theirs render last
-        run = ThreadPoolExecutor(1).submit(asyncio.run, execute_all({Path(f.abs_src_path): p for f, p in missing.items()}))
-        for file in missing:
-            files.remove(file)
-            files.append(file)
-            _running[file.src_uri] = run
+    loop, workers = kernels_loop()
+    for file, path in missing.items():  # they run while the other pages render; theirs render last
+        run = execute(Path(file.abs_src_path), path, workers, kernel_forks.serve_forks())
+        _running[file.src_uri] = asyncio.run_coroutine_threadsafe(run, loop)
+        files.remove(file)
+        files.append(file)
     for file in chapters:
         file.abs_src_path = str(executed[file])  # the page shows the executed notebook
         download = f"{file.src_uri[:-3]}/{Path(file.src_uri).stem}.ipynb"
@@ -152,7 +155,7 @@ def on_files(files, config):
 def on_pre_page(page, config, files):
     run = _running.pop(page.file.src_uri, None)
     if run is not None:
-        run.result()  # a chapter that failed fails the build here
+        run.result()  # its chapter has run; one that failed fails the build here
 
 
 def on_env(env, config, files):

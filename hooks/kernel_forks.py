@@ -52,8 +52,8 @@ def kernel(connection_file: str, env: dict, cwd: str) -> None:
     torch.set_num_threads(int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     from ipykernel.kernelapp import IPKernelApp
 
-    # parent_handle: a kernel with a manager, which prints no connection banner.
-    IPKernelApp.launch_instance(argv=["-f", connection_file, "--IPKernelApp.parent_handle=1"])
+    # Its parent is the forkserver, which ends with the build: the kernel ends with it too.
+    IPKernelApp.launch_instance(argv=["-f", connection_file, f"--IPKernelApp.parent_handle={os.getppid()}"])
 
 
 def fork_for(stand_in: socket.socket, context) -> None:

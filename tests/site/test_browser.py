@@ -164,21 +164,32 @@ def pages_to_check(site_dir: Path) -> list[str]:
     return [p.relative_to(site_dir).as_posix() for p in page_paths(site_dir) if p.name != "404.html"]
 
 
-def test_pages_render_offline(built_site, server, driver):
+@pytest.fixture(scope="module")
+def visits(built_site, server, driver) -> dict[str, dict]:
+    """Each page loaded once per theme: what the per-page tests below check (PAGE_REPORT_JS's
+    report, console errors, requests, equations' MathML, axe's violations)."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    scheme = driver.scheme
-    pages = pages_to_check(built_site)
-    assert any("chapters/" in p for p in pages), pages
-    problems: list[str] = []
-    for rel in pages:
+    found = {}
+    for rel in pages_to_check(built_site):
         driver.get_log("performance")  # forget earlier pages' requests
         driver.get_log("browser")
         driver.get(server.url + rel)
         wait_for_math(driver)
-        report = driver.execute_script(PAGE_REPORT_JS)
-        name = rel.replace("/", "_").removesuffix(".html")
-        save_full_page_screenshot(driver, SCREENSHOTS / f"{name}-{scheme}.png")
+        visit = found[rel] = {"report": driver.execute_script(PAGE_REPORT_JS)}
+        save_full_page_screenshot(driver, SCREENSHOTS / f"{rel.replace('/', '_').removesuffix('.html')}-{driver.scheme}.png")
+        visit["console"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        visit["requests"] = requested_urls(driver)
+        visit["equations"] = driver.execute_script(MATH_ACCESS_JS)
+        visit["axe"] = axe_violations(driver)  # last: it adds axe's script to the page
+    return found
 
+
+def test_pages_render_offline(built_site, visits, driver):
+    scheme = driver.scheme
+    assert any("chapters/" in p for p in visits), list(visits)
+    problems: list[str] = []
+    for rel, visit in visits.items():
+        report = visit["report"]
         expected = "slate" if scheme == "dark" else "default"
         if report["scheme"] != expected:
             problems.append(f"{rel}: colour scheme {report['scheme']!r}, expected {expected!r}")
@@ -196,26 +207,21 @@ def test_pages_render_offline(built_site, server, driver):
         for i, svg in enumerate(report["svgs"]):
             if svg["width"] < 50 or svg["height"] < 50 or svg["shapes"] == 0:
                 problems.append(f"{rel}: figure {i} is empty or tiny: {svg}")
-        for entry in driver.get_log("browser"):
-            if entry["level"] == "SEVERE":
-                problems.append(f"{rel}: console error: {entry['message']}")
-        for url in requested_urls(driver):
+        for message in visit["console"]:
+            problems.append(f"{rel}: console error: {message}")
+        for url in visit["requests"]:
             host = urlparse(url).hostname
             if urlparse(url).scheme in ("http", "https", "ws", "wss") and host not in ("127.0.0.1", "localhost"):
                 problems.append(f"{rel}: request to another host: {url}")
     assert not problems, "\n".join(problems)
 
 
-def test_chapters_have_equations_and_figures(built_site, server, driver):
+def test_chapters_have_equations_and_figures(visits):
     """The checks above must have had something to check on every chapter."""
-    for rel in pages_to_check(built_site):
-        if not rel.startswith("chapters/"):
-            continue
-        driver.get(server.url + rel)
-        wait_for_math(driver)
-        report = driver.execute_script(PAGE_REPORT_JS)
-        assert report["mathjax"] > 0, f"{rel}: no typeset equation"
-        assert report["svgs"], f"{rel}: no figure"
+    for rel, visit in visits.items():
+        if rel.startswith("chapters/"):
+            assert visit["report"]["mathjax"] > 0, f"{rel}: no typeset equation"
+            assert visit["report"]["svgs"], f"{rel}: no figure"
 
 
 # --- Accessibility -----------------------------------------------------------
@@ -288,15 +294,12 @@ def axe_summary(request):
     )
 
 
-def test_pages_pass_axe(built_site, server, driver, axe_summary):
+def test_pages_pass_axe(visits, driver, axe_summary):
     """No serious or critical axe-core violation on any page, in either theme."""
     problems = []
-    for rel in pages_to_check(built_site):
-        driver.get(server.url + rel)
-        wait_for_math(driver)
-        violations = axe_violations(driver)
-        axe_summary.add(driver.scheme, violations)
-        for v in violations:
+    for rel, visit in visits.items():
+        axe_summary.add(driver.scheme, visit["axe"])
+        for v in visit["axe"]:
             if v["impact"] in SEVERE:
                 first = v["nodes"][0]
                 problems.append(
@@ -324,14 +327,12 @@ return MathJax.Hub.getAllJax().map(jax => {
 """
 
 
-def test_equations_reach_screen_readers(built_site, server, driver):
+def test_equations_reach_screen_readers(visits):
     """Every typeset equation has a MathML copy that screen readers read instead of the glyphs."""
     problems = []
     checked = 0
-    for rel in pages_to_check(built_site):
-        driver.get(server.url + rel)
-        wait_for_math(driver)
-        for eq in driver.execute_script(MATH_ACCESS_JS):
+    for rel, visit in visits.items():
+        for eq in visit["equations"]:
             checked += 1
             if not eq["frame"] or eq["mathml"] <= 0 or not eq["visualHidden"]:
                 problems.append(f"{rel}: equation {eq['tex']!r} has no MathML for screen readers: {eq}")
