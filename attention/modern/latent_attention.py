@@ -151,10 +151,50 @@ class MultiHeadLatentAttention(nn.Module):
         self.w_uv = nn.Linear(d_c, num_heads * d_head, bias=False)
         self.w_o = nn.Linear(num_heads * d_head, d_model, bias=False)
 
+    makes_own_cache = True  # `attention.GPT.new_caches` asks `new_cache`, not the pattern, for a cache
+
     def new_cache(self, batch: int, capacity: int) -> LatentCache:
-        """An empty `LatentCache` of this module's sizes, dtype and device."""
+        """An empty `LatentCache` of this module's sizes, dtype and device.
+
+        Args:
+            batch: the number of sequences decoded together.
+            capacity: the most positions the cache can hold.
+
+        Examples:
+            >>> mla = MultiHeadLatentAttention(d_model=16, num_heads=4, d_head=8, d_c=6, d_r=4)
+            >>> cache = mla.new_cache(batch=2, capacity=10)
+            >>> cache.latents.shape, cache.rope_keys.shape           # (batch, capacity, d_c), (..., d_r)
+            (torch.Size([2, 10, 6]), torch.Size([2, 10, 4]))
+        """
         weight = self.w_dkv.weight
         return LatentCache(batch, capacity, self.d_c, self.d_r, dtype=weight.dtype, device=weight.device)
+
+    def check_cache(self, cache: object, batch: int, new: int, name: str = "cache") -> None:
+        """Raise ValueError unless `cache` is a `LatentCache` of this module's sizes with room for `new` positions.
+
+        Args:
+            cache: the cache to check.
+            batch: the batch of the call that would append to it.
+            new: the number of positions that call would append.
+            name: the argument's name, for the message.
+
+        Examples:
+            >>> mla = MultiHeadLatentAttention(d_model=16, num_heads=4, d_head=8, d_c=6, d_r=4)
+            >>> mla.check_cache(mla.new_cache(1, 4), batch=1, new=4)      # fits: no error
+            >>> mla.check_cache(mla.new_cache(1, 4), batch=1, new=5)
+            Traceback (most recent call last):
+            ...
+            ValueError: cannot append 5 positions to cache, a LatentCache holding 0 of its capacity 4
+        """
+        if not isinstance(cache, LatentCache):
+            raise ValueError(f"{name} must be a LatentCache (made by new_cache), got {type(cache).__name__}")
+        cached_batch, capacity, d_c = cache.latents.shape
+        if (cached_batch, d_c, cache.rope_keys.shape[-1]) != (batch, self.d_c, self.d_r):
+            raise ValueError(f"{name} holds batch={cached_batch}, d_c={d_c}, d_r={cache.rope_keys.shape[-1]}; "
+                             f"this call needs batch={batch}, d_c={self.d_c}, d_r={self.d_r}")
+        if len(cache) + new > capacity:
+            raise ValueError(f"cannot append {new} positions to {name}, a LatentCache holding "
+                             f"{len(cache)} of its capacity {capacity}")
 
     def absorbed_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """W^Q_i W^UK_i^T per head `(h, d_model, d_c)`, and W^UV_i W^O_i per head `(h, d_c, d_model)`."""
@@ -173,8 +213,9 @@ class MultiHeadLatentAttention(nn.Module):
         """`x` `(batch, T, d_model)` at `positions` `(T,)` (default: after the cached ones).
 
         Args:
-            cache: a `LatentCache`: the new latents are appended and the queries
-                attend to every position it holds.
+            cache: a `LatentCache` (`new_cache`): the new latents are appended and
+                the queries attend to every position it holds. Any other kind of
+                cache, or one without room, is a ValueError.
             absorbed: score the latents directly (W^UK folded into the queries,
                 W^UV into W^O) instead of up-projecting keys and values.
             pattern: which keys each query sees, `pattern(query positions, key
@@ -188,6 +229,8 @@ class MultiHeadLatentAttention(nn.Module):
         check_float_tensor("x", x)
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        if cache is not None:
+            self.check_cache(cache, x.shape[0], x.shape[1])
         start = len(cache) if cache is not None else 0
         if positions is None:
             positions = torch.arange(start, start + x.shape[1], device=x.device)
