@@ -260,9 +260,11 @@ class GPT(nn.Module):
 
     def _check_caches(self, caches: list, batch: int, new: int) -> int:
         """Check one cache per block, each of its block's kind, all at one position; return it."""
-        if not isinstance(caches, (list, tuple)) or len(caches) != len(self.blocks):
-            count = len(caches) if isinstance(caches, (list, tuple)) else type(caches).__name__
-            raise ValueError(f"caches has {count} caches, the model {len(self.blocks)} blocks")
+        if not isinstance(caches, (list, tuple)):
+            raise ValueError(f"caches must be a list of {len(self.blocks)} caches (one per block), "
+                             f"got {type(caches).__name__}")
+        if len(caches) != len(self.blocks):
+            raise ValueError(f"caches has {len(caches)} caches, the model {len(self.blocks)} blocks")
         for i, (block, cache) in enumerate(zip(self.blocks, caches)):
             check = getattr(block.attention, "check_cache", None)
             if check is not None:
