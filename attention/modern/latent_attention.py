@@ -28,6 +28,7 @@ from attention.validation import check_count
 from attention.modern.gpt import CausalPattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
+from attention.modern.score_bias import biased_attention
 from attention.validation import check_float_tensor
 from attention.versions.scaled_dot_product import masked_softmax
 
@@ -220,7 +221,8 @@ class MultiHeadLatentAttention(nn.Module):
                 W^UV into W^O) instead of up-projecting keys and values.
             pattern: which keys each query sees, `pattern(query positions, key
                 positions)`; None = causal.
-            need_weights: also return the weights `(batch, h, T, Tk)`.
+            need_weights: also return the weights `(batch, h, T, Tk)`; without them the
+                plain form runs PyTorch's fused attention (`biased_attention`).
             scheme: ignored (MLA rotates its own rotary part); there for `attention.GPT`.
 
         Returns:
@@ -253,21 +255,20 @@ class MultiHeadLatentAttention(nn.Module):
             q_rope = apply_rotary(q_rope, positions, self.rope_base)
         else:
             q_rope = x.new_zeros(batch, h, T, 0)
-        scores = q_rope @ rope_keys[:, None].transpose(-2, -1)  # (batch, h, T, Tk): the rotary part
-        if absorbed:
-            q_absorb, out_absorb = self.absorbed_weights()  # (h, d_model, d_c), (h, d_c, d_model)
-            q_latent = torch.einsum("btm,hmc->bhtc", x, q_absorb)  # (batch, h, T, d_c)
-            scores = scores + q_latent @ latents[:, None].transpose(-2, -1)  # (batch, h, T, Tk)
-        else:
+        mask = (pattern or CausalPattern())(positions, key_positions)  # (T, Tk)
+        if not absorbed:  # one query [q_i, q^R_i] and key [k_j,i, k^R_j] per head: ordinary attention
             q = self.w_q(x).view(batch, T, h, dh).transpose(1, 2)  # (batch, h, T, d_head)
             k = self.w_uk(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
             v = self.w_uv(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
-            scores = scores + q @ k.transpose(-2, -1)  # (batch, h, T, Tk)
-        mask = (pattern or CausalPattern())(positions, key_positions)  # (T, Tk)
+            q = torch.cat([q, q_rope], dim=-1)  # (batch, h, T, d_head + d_r)
+            k = torch.cat([k, rope_keys[:, None].expand(-1, h, -1, -1)], dim=-1)  # (batch, h, Tk, d_head + d_r)
+            heads, weights = biased_attention(q, k, v, mask, need_weights=need_weights)  # / sqrt(d_head + d_r)
+            return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
+        q_absorb, out_absorb = self.absorbed_weights()  # (h, d_model, d_c), (h, d_c, d_model)
+        q_latent = torch.einsum("btm,hmc->bhtc", x, q_absorb)  # (batch, h, T, d_c)
+        scores = q_rope @ rope_keys[:, None].transpose(-2, -1)  # (batch, h, T, Tk): the rotary part
+        scores = scores + q_latent @ latents[:, None].transpose(-2, -1)  # (batch, h, T, Tk)
         weights = masked_softmax(scores / math.sqrt(dh + dr), mask)  # (batch, h, T, Tk)
-        if absorbed:
-            mixed = weights @ latents[:, None]  # (batch, h, T, d_c): a weighted sum of latents
-            output = torch.einsum("bhtc,hcm->btm", mixed, out_absorb)  # (batch, T, d_model)
-        else:
-            output = self.w_o((weights @ v).transpose(1, 2).flatten(-2))  # (batch, T, d_model)
+        mixed = weights @ latents[:, None]  # (batch, h, T, d_c): a weighted sum of latents
+        output = torch.einsum("bhtc,hcm->btm", mixed, out_absorb)  # (batch, T, d_model)
         return output, weights if need_weights else None
