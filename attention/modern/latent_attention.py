@@ -133,6 +133,8 @@ class MultiHeadLatentAttention(nn.Module):
         (torch.Size([2, 5, 16]), torch.Size([2, 4, 5, 5]), True)
     """
 
+    makes_own_cache = True  # `attention.GPT.new_caches` asks `new_cache`, not the pattern, for a cache
+
     def __init__(self, d_model: int, num_heads: int, d_head: int, d_c: int, d_r: int = 0,
                  rope_base: float = 10000.0) -> None:
         super().__init__()
@@ -151,8 +153,6 @@ class MultiHeadLatentAttention(nn.Module):
         self.w_uk = nn.Linear(d_c, num_heads * d_head, bias=False)
         self.w_uv = nn.Linear(d_c, num_heads * d_head, bias=False)
         self.w_o = nn.Linear(num_heads * d_head, d_model, bias=False)
-
-    makes_own_cache = True  # `attention.GPT.new_caches` asks `new_cache`, not the pattern, for a cache
 
     def new_cache(self, batch: int, capacity: int) -> LatentCache:
         """An empty `LatentCache` of this module's sizes, dtype and device.
