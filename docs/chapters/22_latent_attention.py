@@ -312,7 +312,7 @@ Markdown(
 # its positions in its decoupled rotary part and ignores the model's position
 # scheme, so the MLA model is built with `positions="none"`: the rotary part is the
 # only place order enters. Chapter 18's learned position vectors would give the
-# other model a different way to know positions, with parameters of their own to
+# other model a different way to know positions, a table of vectors that it has to
 # learn. The multi-head model gets RoPE instead ([Chapter 19](19_relative_positions.py)),
 # applied to every head's queries and keys, so both know positions only through
 # rotations inside the scores.
