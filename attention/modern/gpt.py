@@ -20,7 +20,11 @@ things that differ between today's models is a constructor option:
   attention, for a different kind altogether. The module is called as
   `module(x, positions, scheme=..., pattern=..., cache=..., need_weights=...)`
   and returns `(output (batch, T, d_model), weights or None)`, as
-  `CausalSelfAttention` does;
+  `CausalSelfAttention` does. A module whose cache the pattern cannot make
+  (`attention.MultiHeadLatentAttention`, which caches latents) says so with
+  `makes_own_cache = True` and makes it with `new_cache(batch, capacity)`; it
+  may also have `check_cache(cache, batch, new, name)`, which `forward` calls
+  on every cache before any is changed;
 * `num_kv_heads`: grouped-query attention (Chapter 17).
 """
 
@@ -43,8 +47,21 @@ from attention.transformer.layers import FeedForward
 def cached_positions(cache: object) -> tuple[torch.Tensor, int]:
     """The positions of the keys a cache holds, in order, and the position of the next token.
 
-    A `KVCache` holds positions 0 to len - 1; other caches (the rolling ones)
-    say which they hold, in `cache.positions` and `cache.num_seen`.
+    A `KVCache` holds positions 0 to len - 1; other caches (the rolling ones,
+    a `LatentCache`, a `LinearAttentionState`) say which they hold, in
+    `cache.positions` and `cache.num_seen`.
+
+    Args:
+        cache: a `KVCache`, or any cache with `positions` and `num_seen`.
+
+    Returns:
+        `(positions (held,), next position)`.
+
+    Examples:
+        >>> cache = KVCache(batch=1, num_kv_heads=1, capacity=8, d_head=2)
+        >>> _ = cache.append(torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))
+        >>> cached_positions(cache)
+        (tensor([0, 1, 2]), 3)
     """
     if isinstance(cache, KVCache):
         return torch.arange(len(cache), device=cache.keys.device), len(cache)
@@ -211,14 +228,51 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def new_caches(self, batch: int, capacity: int, pattern: Callable | None = None) -> list:
-        """One empty cache per block, made by the pattern (a `KVCache` for causal attention)."""
+        """One empty cache per block, made by the pattern (a `KVCache` for causal attention).
+
+        An attention module with `makes_own_cache = True` makes its own instead,
+        `module.new_cache(batch, capacity)` (a `LatentCache` for multi-head latent
+        attention, whatever the pattern: the pattern still masks its keys).
+
+        Args:
+            batch: the number of sequences decoded together.
+            capacity: the most positions each cache holds (a rolling cache may hold fewer).
+            pattern: the pattern that makes the caches; None = the model's own.
+
+        Examples:
+            >>> from attention.modern.latent_attention import MultiHeadLatentAttention
+            >>> model = GPT(10, d_model=8, num_heads=2, num_layers=2, positions="none",
+            ...             attention=lambda layer: MultiHeadLatentAttention(8, 2, 4, d_c=3, d_r=2))
+            >>> [type(cache).__name__ for cache in model.new_caches(batch=1, capacity=16)]
+            ['LatentCache', 'LatentCache']
+        """
         pattern = pattern or self.pattern
         caches = []
         for block in self.blocks:
-            attention, weight = block.attention, block.attention.w_k.weight
+            attention = block.attention
+            if getattr(attention, "makes_own_cache", False):
+                caches.append(attention.new_cache(batch, capacity))
+                continue
+            weight = attention.w_k.weight
             caches.append(pattern.new_cache(batch, attention.num_kv_heads, attention.d_head, capacity,
                                             weight.dtype, weight.device))
         return caches
+
+    def _check_caches(self, caches: list, batch: int, new: int) -> int:
+        """Check one cache per block, each of its block's kind, all at one position; return it."""
+        if not isinstance(caches, (list, tuple)):
+            raise ValueError(f"caches must be a list of {len(self.blocks)} caches (one per block), "
+                             f"got {type(caches).__name__}")
+        if len(caches) != len(self.blocks):
+            raise ValueError(f"caches has {len(caches)} caches, the model {len(self.blocks)} blocks")
+        for i, (block, cache) in enumerate(zip(self.blocks, caches)):
+            check = getattr(block.attention, "check_cache", None)
+            if check is not None:
+                check(cache, batch, new, name=f"caches[{i}]")
+        starts = [cached_positions(cache)[1] for cache in caches]
+        if len(set(starts)) > 1:
+            raise ValueError(f"the caches hold different numbers of positions: {starts}")
+        return starts[0] if starts else 0
 
     def forward(
         self, tokens: torch.Tensor, caches: list | None = None, *,
@@ -231,6 +285,13 @@ class GPT(nn.Module):
             caches: one cache per block (`new_caches`), or None.
             pattern: the pattern for this call; None = the model's own.
             need_weights: keep every block's attention weights in `self.weights`.
+
+        Raises:
+            ValueError: tokens not int64 `(batch, T)` or outside the vocabulary;
+                not one cache per block; caches at different positions; a cache
+                its block's attention refuses (`check_cache`: the wrong kind,
+                sizes or no room), named as `caches[i]`. Those checks run before
+                any cache is changed.
         """
         if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
             shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
@@ -238,9 +299,7 @@ class GPT(nn.Module):
         if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < self.vocab_size:
             raise ValueError(f"tokens must lie in [0, vocab_size={self.vocab_size}), "
                              f"got {int(tokens.min())} to {int(tokens.max())}")
-        if caches is not None and len(caches) != len(self.blocks):
-            raise ValueError(f"caches has {len(caches)} caches, the model {len(self.blocks)} blocks")
-        start = cached_positions(caches[0])[1] if caches else 0
+        start = self._check_caches(caches, *tokens.shape) if caches is not None else 0
         positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)  # (T,)
         x = self.positions.embed(self.token_embedding(tokens), positions)  # (batch, T, d_model)
         for i, block in enumerate(self.blocks):

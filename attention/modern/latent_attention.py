@@ -28,6 +28,7 @@ from attention.validation import check_count
 from attention.modern.gpt import CausalPattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
+from attention.modern.score_bias import biased_attention
 from attention.validation import check_float_tensor
 from attention.versions.scaled_dot_product import masked_softmax
 
@@ -132,6 +133,8 @@ class MultiHeadLatentAttention(nn.Module):
         (torch.Size([2, 5, 16]), torch.Size([2, 4, 5, 5]), True)
     """
 
+    makes_own_cache = True  # `attention.GPT.new_caches` asks `new_cache`, not the pattern, for a cache
+
     def __init__(self, d_model: int, num_heads: int, d_head: int, d_c: int, d_r: int = 0,
                  rope_base: float = 10000.0) -> None:
         super().__init__()
@@ -152,9 +155,47 @@ class MultiHeadLatentAttention(nn.Module):
         self.w_o = nn.Linear(num_heads * d_head, d_model, bias=False)
 
     def new_cache(self, batch: int, capacity: int) -> LatentCache:
-        """An empty `LatentCache` of this module's sizes, dtype and device."""
+        """An empty `LatentCache` of this module's sizes, dtype and device.
+
+        Args:
+            batch: the number of sequences decoded together.
+            capacity: the most positions the cache can hold.
+
+        Examples:
+            >>> mla = MultiHeadLatentAttention(d_model=16, num_heads=4, d_head=8, d_c=6, d_r=4)
+            >>> cache = mla.new_cache(batch=2, capacity=10)
+            >>> cache.latents.shape, cache.rope_keys.shape           # (batch, capacity, d_c), (..., d_r)
+            (torch.Size([2, 10, 6]), torch.Size([2, 10, 4]))
+        """
         weight = self.w_dkv.weight
         return LatentCache(batch, capacity, self.d_c, self.d_r, dtype=weight.dtype, device=weight.device)
+
+    def check_cache(self, cache: object, batch: int, new: int, name: str = "cache") -> None:
+        """Raise ValueError unless `cache` is a `LatentCache` of this module's sizes with room for `new` positions.
+
+        Args:
+            cache: the cache to check.
+            batch: the batch of the call that would append to it.
+            new: the number of positions that call would append.
+            name: the argument's name, for the message.
+
+        Examples:
+            >>> mla = MultiHeadLatentAttention(d_model=16, num_heads=4, d_head=8, d_c=6, d_r=4)
+            >>> mla.check_cache(mla.new_cache(1, 4), batch=1, new=4)      # fits: no error
+            >>> mla.check_cache(mla.new_cache(1, 4), batch=1, new=5)
+            Traceback (most recent call last):
+            ...
+            ValueError: cannot append 5 positions to cache, a LatentCache holding 0 of its capacity 4
+        """
+        if not isinstance(cache, LatentCache):
+            raise ValueError(f"{name} must be a LatentCache (made by new_cache), got {type(cache).__name__}")
+        cached_batch, capacity, d_c = cache.latents.shape
+        if (cached_batch, d_c, cache.rope_keys.shape[-1]) != (batch, self.d_c, self.d_r):
+            raise ValueError(f"{name} holds batch={cached_batch}, d_c={d_c}, d_r={cache.rope_keys.shape[-1]}; "
+                             f"this call needs batch={batch}, d_c={self.d_c}, d_r={self.d_r}")
+        if len(cache) + new > capacity:
+            raise ValueError(f"cannot append {new} positions to {name}, a LatentCache holding "
+                             f"{len(cache)} of its capacity {capacity}")
 
     def absorbed_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """W^Q_i W^UK_i^T per head `(h, d_model, d_c)`, and W^UV_i W^O_i per head `(h, d_c, d_model)`."""
@@ -173,13 +214,15 @@ class MultiHeadLatentAttention(nn.Module):
         """`x` `(batch, T, d_model)` at `positions` `(T,)` (default: after the cached ones).
 
         Args:
-            cache: a `LatentCache`: the new latents are appended and the queries
-                attend to every position it holds.
+            cache: a `LatentCache` (`new_cache`): the new latents are appended and
+                the queries attend to every position it holds. Any other kind of
+                cache, or one without room, is a ValueError.
             absorbed: score the latents directly (W^UK folded into the queries,
                 W^UV into W^O) instead of up-projecting keys and values.
             pattern: which keys each query sees, `pattern(query positions, key
                 positions)`; None = causal.
-            need_weights: also return the weights `(batch, h, T, Tk)`.
+            need_weights: also return the weights `(batch, h, T, Tk)`; without them the
+                plain form runs PyTorch's fused attention (`biased_attention`).
             scheme: ignored (MLA rotates its own rotary part); there for `attention.GPT`.
 
         Returns:
@@ -188,6 +231,8 @@ class MultiHeadLatentAttention(nn.Module):
         check_float_tensor("x", x)
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        if cache is not None:
+            self.check_cache(cache, x.shape[0], x.shape[1])
         start = len(cache) if cache is not None else 0
         if positions is None:
             positions = torch.arange(start, start + x.shape[1], device=x.device)
@@ -210,21 +255,20 @@ class MultiHeadLatentAttention(nn.Module):
             q_rope = apply_rotary(q_rope, positions, self.rope_base)
         else:
             q_rope = x.new_zeros(batch, h, T, 0)
-        scores = q_rope @ rope_keys[:, None].transpose(-2, -1)  # (batch, h, T, Tk): the rotary part
-        if absorbed:
-            q_absorb, out_absorb = self.absorbed_weights()  # (h, d_model, d_c), (h, d_c, d_model)
-            q_latent = torch.einsum("btm,hmc->bhtc", x, q_absorb)  # (batch, h, T, d_c)
-            scores = scores + q_latent @ latents[:, None].transpose(-2, -1)  # (batch, h, T, Tk)
-        else:
+        mask = (pattern or CausalPattern())(positions, key_positions)  # (T, Tk)
+        if not absorbed:  # one query [q_i, q^R_i] and key [k_j,i, k^R_j] per head: ordinary attention
             q = self.w_q(x).view(batch, T, h, dh).transpose(1, 2)  # (batch, h, T, d_head)
             k = self.w_uk(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
             v = self.w_uv(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
-            scores = scores + q @ k.transpose(-2, -1)  # (batch, h, T, Tk)
-        mask = (pattern or CausalPattern())(positions, key_positions)  # (T, Tk)
+            q = torch.cat([q, q_rope], dim=-1)  # (batch, h, T, d_head + d_r)
+            k = torch.cat([k, rope_keys[:, None].expand(-1, h, -1, -1)], dim=-1)  # (batch, h, Tk, d_head + d_r)
+            heads, weights = biased_attention(q, k, v, mask, need_weights=need_weights)  # / sqrt(d_head + d_r)
+            return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
+        q_absorb, out_absorb = self.absorbed_weights()  # (h, d_model, d_c), (h, d_c, d_model)
+        q_latent = torch.einsum("btm,hmc->bhtc", x, q_absorb)  # (batch, h, T, d_c)
+        scores = q_rope @ rope_keys[:, None].transpose(-2, -1)  # (batch, h, T, Tk): the rotary part
+        scores = scores + q_latent @ latents[:, None].transpose(-2, -1)  # (batch, h, T, Tk)
         weights = masked_softmax(scores / math.sqrt(dh + dr), mask)  # (batch, h, T, Tk)
-        if absorbed:
-            mixed = weights @ latents[:, None]  # (batch, h, T, d_c): a weighted sum of latents
-            output = torch.einsum("bhtc,hcm->btm", mixed, out_absorb)  # (batch, T, d_model)
-        else:
-            output = self.w_o((weights @ v).transpose(1, 2).flatten(-2))  # (batch, T, d_model)
+        mixed = weights @ latents[:, None]  # (batch, h, T, d_c): a weighted sum of latents
+        output = torch.einsum("bhtc,hcm->btm", mixed, out_absorb)  # (batch, T, d_model)
         return output, weights if need_weights else None

@@ -25,7 +25,8 @@
 # `attention.modern.latent_attention`: the low-rank compression, the separate rotary key
 # that RoPE forces on it, the matrix-absorption trick that lets a decoder attend
 # to the latents directly, and what it all saves, in bytes, at the sizes of real
-# models.
+# models. Then it puts MLA into the small language model of
+# [Chapter 18](18_a_small_language_model.py) and measures what the smaller cache costs.
 
 # %%
 import matplotlib.pyplot as plt
@@ -33,9 +34,10 @@ import numpy as np
 import torch
 from IPython.display import Markdown
 
+import attention
 from attention.versions.overview import count_parameters
 from attention.fast.cost import kv_cache_bytes
-from attention.modern.latent_attention import MultiHeadLatentAttention, mla_cache_bytes
+from attention.modern.latent_attention import LatentCache, MultiHeadLatentAttention, mla_cache_bytes
 from attention.book.plotting import COLORS, use_book_style
 from attention.modern.rotary import apply_rotary
 
@@ -290,6 +292,148 @@ Markdown(
 # the rotary queries; without it they come from $x_t$, as here) and normalises the
 # latents; neither changes the cache.
 #
+# ## MLA in the small language model
+#
+# Part V changes one thing at a time in the model of
+# [Chapter 18](18_a_small_language_model.py) and measures what it changes. Here the
+# thing is the attention. `MultiHeadLatentAttention` fits `attention.GPT`'s
+# `attention` option as it is: it is called with the normalised input and its
+# positions and returns its output and weights, like the model's own
+# `CausalSelfAttention`. What differs is the cache. The pattern makes a `KVCache`
+# for ordinary attention layers, but it cannot make one of latents, so an MLA layer
+# makes its own (`new_cache`), and `model.new_caches` asks it for a `LatentCache`.
+#
+# Two models are trained, the same in everything but the attention layers: 2 blocks,
+# $d_{\text{model}} = 48$, 4 heads of 12. One has multi-head attention; the other
+# has MLA with a latent of $d_c = 16$, a third of $d_{\text{model}}$, and a rotary
+# part of $d_r = 6$, half a head (DeepSeek-V2 has $d_r = d_{\text{head}} / 2$ too).
+#
+# The positions need a choice, to keep the comparison fair. An MLA layer carries
+# its positions in its decoupled rotary part and ignores the model's position
+# scheme, so the MLA model is built with `positions="none"`: the rotary part is the
+# only place order enters. Chapter 18's learned position vectors would give the
+# other model a different way to know positions, a table of vectors that it has to
+# learn. The multi-head model gets RoPE instead ([Chapter 19](19_relative_positions.py)),
+# applied to every head's queries and keys, so both know positions only through
+# rotations inside the scores.
+#
+# Both train as Chapter 18's model did: the same text and held-out tenth, the same
+# seed for the initial weights and for the windows, batches of 32 windows of 32
+# characters, the same learning rate and warm-up. They train for 100 steps instead of
+# 300, so that two trainings fit in the time a page may take to build.
+
+# %%
+text = attention.book_text()
+tokenizer = attention.CharTokenizer(text)
+text_tokens = torch.from_numpy(tokenizer.encode(text))  # (N,) int64
+split = int(0.9 * len(text_tokens))
+train_tokens, heldout_tokens = text_tokens[:split], text_tokens[split:]
+
+gpt_config = dict(d_model=48, num_heads=4, num_layers=2)
+lm_d_head, lm_d_c, lm_d_r = 12, 16, 6  # 4 heads of 12 = 48; latent 16; rotary part 6
+
+
+def latent_layer(layer):
+    """One block's attention: MLA with the latent and rotary sizes above."""
+    return MultiHeadLatentAttention(gpt_config["d_model"], gpt_config["num_heads"],
+                                    lm_d_head, lm_d_c, lm_d_r)
+
+
+variants = {  # name: the options of attention.GPT that differ
+    "multi-head": dict(positions="rope"),
+    "MLA": dict(positions="none", attention=latent_layer),
+}
+steps, batch_size, length = 100, 32, 32
+lms, logs = {}, {}
+for name, options in variants.items():
+    torch.manual_seed(0)  # the initial weights, as in Chapter 18
+    lms[name] = attention.GPT(len(tokenizer), **gpt_config, **options)
+    logs[name] = attention.train_language_model(
+        lms[name], train_tokens, steps=steps, batch_size=batch_size, length=length,
+        generator=torch.Generator().manual_seed(0), lr=1e-2, warmup=30,
+        heldout=heldout_tokens, eval_every=steps)
+    print(f"{name:>10}: held-out loss {logs[name].heldout_losses[-1]:.3f} nats")
+
+# %% [markdown]
+# The caches each model makes for decoding tell what it keeps per token. Their
+# sizes are measured on the caches themselves, from `new_caches`, and checked
+# against the formulas of `kv_cache_bytes` and `mla_cache_bytes`:
+
+# %%
+capacity, num_layers = 32, gpt_config["num_layers"]
+cache_numbers = {}  # name: numbers cached per token and layer
+for name, lm in lms.items():
+    caches = lm.new_caches(batch=1, capacity=capacity)
+    held = sum(c.nbytes() if isinstance(c, LatentCache) else c.keys.nbytes + c.values.nbytes
+               for c in caches)  # bytes, all layers
+    cache_numbers[name] = held // (capacity * num_layers * 4)  # 4 bytes per float32
+    print(f"{name:>10}: {type(caches[0]).__name__}, {held:,} bytes for {capacity} tokens")
+assert cache_numbers["multi-head"] * capacity * num_layers * 4 == kv_cache_bytes(
+    1, num_layers, gpt_config["num_heads"], lm_d_head, capacity, 4)
+assert cache_numbers["MLA"] * capacity * num_layers * 4 == mla_cache_bytes(
+    1, num_layers, lm_d_c, lm_d_r, capacity, 4)
+
+# %% tags=["remove-input"]
+lm_loss = {name: log.heldout_losses[-1] for name, log in logs.items()}
+lm_params = {name: count_parameters(lm) for name, lm in lms.items()}
+attention_params = {name: sum(count_parameters(b.attention) for b in lm.blocks)
+                    for name, lm in lms.items()}
+rows = ["| attention | parameters | of which attention | cached per token and layer | held-out loss |",
+        "|---|---:|---:|---:|---:|"]
+for name in lms:
+    rows.append(f"| {name} | {lm_params[name]:,} | {attention_params[name]:,} | "
+                f"{cache_numbers[name]} numbers | {lm_loss[name]:.3f} nats |")
+Markdown(
+    f"**Table 22.2.** Chapter 18's model with multi-head attention (and RoPE) and "
+    f"with MLA ($d_c = {lm_d_c}$, $d_r = {lm_d_r}$), each trained for {steps} steps "
+    f"from the same seed: its parameters, those of its attention layers, the "
+    f"numbers its decoding cache keeps per token and layer, and its loss on the "
+    f"held-out text.\n\n" + "\n".join(rows)
+)
+
+# %% tags=["remove-input"]
+loss_gap = lm_loss["MLA"] - lm_loss["multi-head"]
+cache_ratio = cache_numbers["multi-head"] / cache_numbers["MLA"]
+fewer = attention_params["multi-head"] - attention_params["MLA"]
+mha_layer, mla_layer = lms["multi-head"].blocks[0].attention, lms["MLA"].blocks[0].attention
+key_value = count_parameters(mha_layer.w_k) + count_parameters(mha_layer.w_v)
+latent_path = sum(count_parameters(m) for m in (mla_layer.w_dkv, mla_layer.w_uk, mla_layer.w_uv))
+rotary_path = count_parameters(mla_layer.w_qr) + count_parameters(mla_layer.w_kr)
+Markdown(
+    f"The MLA model caches {cache_numbers['MLA']} numbers per token and layer, "
+    f"$d_c + d_r = {lm_d_c} + {lm_d_r}$, where the multi-head model caches "
+    f"$2 h\\, d_{{\\text{{head}}}} = {cache_numbers['multi-head']}$: "
+    f"{cache_ratio:.1f} times less. Its attention layers have {abs(fewer):,} "
+    f"{'fewer' if fewer >= 0 else 'more'} parameters: per layer, the projections "
+    f"down to the latent and up from it ($W^{{DKV}}$, $W^{{UK}}$, $W^{{UV}}$) have "
+    f"{latent_path:,} where the key and value projections have {key_value:,}, and "
+    f"the rotary projections add {rotary_path:,}. On the held-out text the MLA model "
+    f"ends {abs(loss_gap):.3f} nats {'above' if loss_gap > 0 else 'below'} the "
+    f"multi-head model, {lm_loss['MLA']:.3f} against {lm_loss['multi-head']:.3f}; "
+    f"the content keys of its {gpt_config['num_heads']} heads together have rank "
+    f"at most {lm_d_c}, where they could have rank {gpt_config['d_model']}. This is one "
+    f"short run of each model from one seed, and the loss of so short a training "
+    f"also moves with the seed, so the gap is what this run measured, not a settled "
+    f"price of the latent. DeepSeek-V2's finding, that MLA does as well as "
+    f"multi-head attention, is about much larger models trained far longer."
+)
+
+# %% [markdown]
+# Decoding is where the latent cache is used. `generate` makes one `LatentCache`
+# per block and runs only the newest character at each step; without the cache it
+# runs the whole text every step. Greedy decoding from Chapter 18's prompt writes the
+# same characters both ways:
+
+# %%
+prompt = torch.from_numpy(tokenizer.encode("The attention ")).view(1, -1)  # (1, P)
+num_new = length - prompt.shape[1]
+for name, lm in lms.items():
+    cached = lm.generate(prompt, num_new)  # (1, P + num_new): with the caches
+    uncached = lm.generate(prompt, num_new, use_cache=False)
+    print(f"{name:>10}: {tokenizer.decode(cached[0])!r}, "
+          f"the same without the cache: {torch.equal(cached, uncached)}")
+
+# %% [markdown]
 # ## Summary
 #
 # * MLA caches one latent $c^{KV}_t = x_t W^{DKV}$ of size $d_c$ per token and
@@ -304,6 +448,13 @@ Markdown(
 # * At DeepSeek-V2's sizes MLA caches less per token than grouped-query attention
 #   with 8 key/value heads (Table 22.1), while every head keeps keys and values of
 #   its own.
+# * In the small language model of Chapter 18, MLA layers take the place of
+#   multi-head attention through `attention.GPT`'s `attention` option and make their
+#   own `LatentCache`s for decoding, and greedy decoding with those caches writes the
+#   same text as decoding without them. Trained the same way, the MLA model caches
+#   $d_c + d_r$ numbers per token and layer instead of $2 h\, d_{\text{head}}$;
+#   Table 22.2 sets its held-out loss beside the multi-head model's, from one short
+#   run of each.
 #
 # ## Exercises
 #
@@ -316,6 +467,11 @@ Markdown(
 # 3. Decode 8 positions with the absorbed path and 8 with the plain path, each from
 #    its own cache filled by the same 4-token prompt, and check that the outputs
 #    agree. Which of the two caches would you rather keep?
+# 4. The MLA model of Table 22.2 has $d_c = 16$ and $d_r = 6$. Which $d_c$ would
+#    make it cache as many numbers per token and layer as the multi-head model, and
+#    which as much as multi-query attention with one key/value head of 12? Check the
+#    first with the cache of an MLA layer of that size. Does the model of Table 22.2
+#    cache more or less than multi-query attention would?
 
 # %% tags=["solution"]
 # Exercise 1: MLA's parameters against multi-head attention's.
@@ -340,3 +496,16 @@ with torch.no_grad():
         outputs[absorbed_] = torch.cat([mla64(x_[:, t:t + 1], cache=cache_, absorbed=absorbed_)[0]
                                         for t in range(4, 12)], dim=1)
 print("largest difference:", (outputs[False] - outputs[True]).abs().max().item())
+
+
+# %% tags=["solution"]
+# Exercise 4: the latents that cache as much as multi-head and multi-query attention.
+mha_match = 2 * gpt_config["num_heads"] * lm_d_head - lm_d_r  # d_c + d_r = 2 h d_head
+mqa_match = 2 * lm_d_head - lm_d_r  # d_c + d_r = 2 d_head
+wide = MultiHeadLatentAttention(gpt_config["d_model"], gpt_config["num_heads"], lm_d_head,
+                                mha_match, lm_d_r).new_cache(batch=1, capacity=1)
+print("d_c for multi-head:", mha_match, "| its cache holds",
+      wide.latents.numel() + wide.rope_keys.numel(), "numbers, the multi-head model's",
+      cache_numbers["multi-head"])
+print("d_c for multi-query:", mqa_match, "| ours, d_c =", lm_d_c, "caches",
+      "less" if lm_d_c < mqa_match else "more", "than multi-query attention")

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from attention.modern.latent_attention import LatentCache, MultiHeadLatentAttention, mla_cache_bytes
 from attention.fast.cost import kv_cache_bytes
+from attention.fast.kv_cache import KVCache
+from attention.modern.gpt import GPT, CausalPattern, cached_positions
+from attention.modern.sliding_window import SlidingWindowPattern
 from unit.references import float64_attention
 
 
@@ -152,3 +155,141 @@ def test_scale_uses_both_parts():
     k = torch.cat([c @ mla.w_uk.weight.T, rope64(x @ mla.w_kr.weight.T, torch.arange(2))], -1)
     s = (q[0, 1] @ k[0].T) / math.sqrt(4)
     torch.testing.assert_close(w[0, 0, 1], torch.softmax(s, -1))
+
+
+# ---------------------------------------------------------------- inside attention.GPT
+
+
+class AbsorbedMLA(MultiHeadLatentAttention):
+    """The same module, always called with absorbed=True (the GPT passes no such option)."""
+
+    def forward(self, *args, **options):
+        return super().forward(*args, absorbed=True, **options)
+
+
+def mla_gpt(d_c=6, d_r=4, seed=0, layer=MultiHeadLatentAttention, num_layers=2):
+    """A float64 GPT whose attention is MLA; positions only from MLA's own rotary part."""
+    torch.manual_seed(seed)
+    model = GPT(vocab_size=11, d_model=16, num_heads=4, num_layers=num_layers, positions="none",
+                attention=lambda i: layer(16, 4, 4, d_c, d_r))
+    with torch.no_grad():  # weights larger than the initial 0.02, so that every part matters
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+    return model.double().eval()
+
+
+def layer_norm64(x, norm):
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias
+
+
+def gpt_reference(model, tokens):
+    """The model's forward written out: embedding, blocks with `reference` attention, tied logits."""
+    x = model.token_embedding.weight[tokens]  # (batch, T, d_model): positions="none" adds nothing
+    positions = torch.arange(tokens.shape[1])
+    for block in model.blocks:
+        x = x + reference(block.attention, layer_norm64(x, block.attention_norm), positions)
+        x = x + block.mlp(layer_norm64(x, block.mlp_norm))
+    return layer_norm64(x, model.norm) @ model.token_embedding.weight.T  # (batch, T, vocab)
+
+
+def test_a_gpt_with_mla_layers_computes_the_written_out_model():
+    model = mla_gpt()
+    assert all(isinstance(block.attention, MultiHeadLatentAttention) for block in model.blocks)
+    tokens = torch.randint(11, (2, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens), gpt_reference(model, tokens), rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 8), st.sampled_from([0, 2, 4]), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_cached_steps_of_an_mla_gpt_give_the_logits_of_the_full_pass(d_c, d_r, prompt, seed):
+    model = mla_gpt(d_c, d_r, seed)
+    tokens = torch.randint(11, (2, 10), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        full = model(tokens)  # (batch, T, vocab)
+        caches = model.new_caches(2, 10)
+        steps = [model(tokens[:, :prompt], caches)]
+        steps += [model(tokens[:, t:t + 1], caches) for t in range(prompt, 10)]
+    assert all(isinstance(cache, LatentCache) and len(cache) == 10 for cache in caches)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layer", [MultiHeadLatentAttention, AbsorbedMLA])
+def test_greedy_generation_of_an_mla_gpt_is_the_same_with_the_latent_cache(layer):
+    model = mla_gpt(layer=layer)
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    assert torch.equal(model.generate(prompt, 12), model.generate(prompt, 12, use_cache=False))
+
+
+def test_the_absorbed_form_gives_the_model_the_same_logits_and_text():
+    plain, absorbed = mla_gpt(), mla_gpt(layer=AbsorbedMLA)
+    absorbed.load_state_dict(plain.state_dict())
+    tokens = torch.randint(11, (2, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(absorbed(tokens), plain(tokens), rtol=1e-10, atol=1e-10)
+    prompt = tokens[:, :3]
+    assert torch.equal(absorbed.generate(prompt, 10), plain.generate(prompt, 10, use_cache=False))
+
+
+def latent_state(cache):
+    return len(cache), cache.latents.clone(), cache.rope_keys.clone()
+
+
+def same_state(a, b):
+    return a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("make_bad, words", [
+    (lambda model, caches: (caches[:1] + [KVCache(1, 4, 8, 4, dtype=torch.float64)], 3),
+     r"caches\[1\] must be a LatentCache \(made by new_cache\), got KVCache"),
+    (lambda model, caches: (CausalPattern().new_cache(1, 4, 4, 8, torch.float64, None), 3),
+     r"caches must be a list of 2 caches \(one per block\), got KVCache"),
+    (lambda model, caches: ([caches[0], mla_gpt(d_c=5).new_caches(1, 8)[1]], 3),
+     r"caches\[1\] holds batch=1, d_c=5, d_r=4; this call needs batch=1, d_c=6, d_r=4"),
+    (lambda model, caches: (caches, 9), r"cannot append 9 positions to caches\[0\], a LatentCache holding 3"),
+    (lambda model, caches: ([caches[0], model.new_caches(1, 8)[1]], 1),
+     r"the caches hold different numbers of positions: \[3, 0\]"),
+])
+def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, words):
+    model = mla_gpt()
+    tokens = torch.randint(11, (1, 8), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = model(tokens)
+        caches = model.new_caches(1, 8)
+        model(tokens[:, :3], caches)
+        before = [latent_state(cache) for cache in caches]
+        bad_caches, new = make_bad(model, caches)
+        with pytest.raises(ValueError, match=words):
+            model(torch.zeros(1, new, dtype=torch.long), bad_caches)
+        assert all(same_state(latent_state(c), b) for c, b in zip(caches, before))
+        rest = model(tokens[:, 3:], caches)
+    torch.testing.assert_close(rest, full[:, 3:], rtol=1e-10, atol=1e-10)
+
+
+def test_the_layer_refuses_a_cache_of_another_kind():
+    mla = MultiHeadLatentAttention(8, 2, 4, 3, 2)
+    with pytest.raises(ValueError, match="cache must be a LatentCache .* got KVCache"):
+        mla(torch.randn(1, 3, 8), cache=KVCache(1, 2, 4, 4))
+
+
+def test_cached_positions_of_a_latent_cache():
+    cache = LatentCache(1, 6, 3, 2)
+    cache.append(torch.zeros(1, 4, 3), torch.zeros(1, 4, 2))
+    held, following = cached_positions(cache)
+    assert held.tolist() == [0, 1, 2, 3] and following == 4
+
+
+def test_a_windowed_mla_gpt_keeps_a_latent_cache_and_masks_it_by_position():
+    """The pattern masks the cached latents by their positions; the cache is still MLA's own."""
+    model = mla_gpt()
+    model.pattern = SlidingWindowPattern(window=3)
+    tokens = torch.randint(11, (1, 10), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        full = model(tokens)
+        caches = model.new_caches(1, 10)
+        steps = [model(tokens[:, :4], caches)] + [model(tokens[:, t:t + 1], caches) for t in range(4, 10)]
+        unwindowed = model(tokens, pattern=CausalPattern())
+    assert all(isinstance(cache, LatentCache) for cache in caches)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-10, atol=1e-10)
+    assert not torch.allclose(full[:, 3:], unwindowed[:, 3:])  # the window changes what is seen
