@@ -32,7 +32,7 @@ from pathlib import Path
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "site"))
 sys.path.insert(0, str(ROOT / "hooks"))
 import kernel_forks  # noqa: E402
 from execute import KERNEL_ENV, source_notebook  # noqa: E402

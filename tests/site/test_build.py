@@ -212,3 +212,11 @@ def test_the_copy_icon_is_drawn_once_and_used_by_every_button():
     assert [str(p) for p in soup.find("symbol", id="copy-icon").find_all("path")] == ['<path d="M0 0h16v16z"></path>']
     assert [u["href"] for u in soup.find_all("use")] == ["#copy-icon", "#copy-icon"]
     assert len(soup.find_all("path")) == 1
+
+
+def test_the_build_benchmark_finds_what_it_imports():
+    """benchmarks/build.py is run by hand, rarely: at least its imports must resolve."""
+    import runpy
+
+    names = runpy.run_path(str(ROOT / "benchmarks" / "build.py"), run_name="not_main")
+    assert callable(names["main"]) and names["CHAPTERS"]
