@@ -98,7 +98,7 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, download_path(target))
     client = NotebookClient(notebook, kernel_name="python3", timeout=600, shutdown_kernel="immediate",
-                            coalesce_streams=True, kernel_manager_class=kernel_forks.ForkedKernelManager,
+                            coalesce_streams=True, kernel_manager_class=kernel_forks.KernelManager,
                             resources={"metadata": {"path": str(chapter.parent)}})
     async with workers:
         start = time.perf_counter()
@@ -137,7 +137,8 @@ def on_files(files, config):
     _book_order[:] = files.documentation_pages()
     loop, workers = kernels_loop()
     for file, path in missing.items():  # they run while the other pages render; theirs render last
-        run = execute(Path(file.abs_src_path), path, workers, kernel_forks.serve_forks())
+        forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""
+        run = execute(Path(file.abs_src_path), path, workers, forks)
         _running[file.src_uri] = asyncio.run_coroutine_threadsafe(run, loop)
         files.remove(file)
         files.append(file)

@@ -31,8 +31,10 @@ def stand_in(connection_file: str) -> int:
 if __name__ == "__main__":
     sys.exit(stand_in(sys.argv[1]))
 
-import functools  # noqa: E402  (the rest runs in the build)
+import atexit  # noqa: E402  (the rest runs in the build)
+import functools  # noqa: E402
 import multiprocessing  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 from multiprocessing.connection import wait  # noqa: E402
@@ -76,7 +78,9 @@ def serve_forks() -> str:
         sys.path.insert(0, os.path.dirname(__file__))  # for the forkserver, which imports `kernel`
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    path = os.path.join(tempfile.mkdtemp(prefix="book-kernels-"), "socket")
+    folder = tempfile.mkdtemp(prefix="book-kernels-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = os.path.join(folder, "socket")
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path)
     listener.listen()
@@ -91,6 +95,8 @@ def serve_forks() -> str:
 
 def warm_up() -> None:
     """Have the forkserver import the libraries now (it takes seconds), not at the first chapter."""
+    if not AVAILABLE:
+        return
     serve_forks()
     multiprocessing.get_context("forkserver").Process(target=os.getpid).start()
 
@@ -100,3 +106,8 @@ class ForkedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [sys.executable, __file__, self.connection_file]
+
+
+# Where there is no forkserver or Unix socket (Windows), kernels start as usual, cold.
+AVAILABLE = hasattr(socket, "AF_UNIX") and "forkserver" in multiprocessing.get_all_start_methods()
+KernelManager = ForkedKernelManager if AVAILABLE else AsyncKernelManager
