@@ -378,10 +378,10 @@ lm_loss = {name: log.heldout_losses[-1] for name, log in logs.items()}
 lm_params = {name: count_parameters(lm) for name, lm in lms.items()}
 attention_params = {name: sum(count_parameters(b.attention) for b in lm.blocks)
                     for name, lm in lms.items()}
-rows = ["| attention | parameters | of which attention | cached per token and layer | held-out loss |",
-        "|---|---:|---:|---:|---:|"]
+rows = ["| attention | parameters (in attention) | cached per token, layer | held-out loss |",
+        "|---|---:|---:|---:|"]
 for name in lms:
-    rows.append(f"| {name} | {lm_params[name]:,} | {attention_params[name]:,} | "
+    rows.append(f"| {name} | {lm_params[name]:,} ({attention_params[name]:,}) | "
                 f"{cache_numbers[name]} numbers | {lm_loss[name]:.3f} nats |")
 Markdown(
     f"**Table 22.2.** Chapter 18's model with multi-head attention (and RoPE) and "
