@@ -94,7 +94,7 @@ def all_sources(length: int) -> torch.Tensor:
 
 
 held_out_by_length = {n: task.is_held_out(all_sources(n)) for n in (1, 2, 3, 4)}
-steps, batch_size = 300, 128  # the training run, below
+steps, batch_size = 250, 128  # the training run, below
 train_batch, _ = task.sample(10_000, torch.Generator().manual_seed(0))
 print("held-out sources in 10,000 training draws:",
       int(task.is_held_out(train_batch).sum()))
