@@ -15,7 +15,6 @@ with no image drawn since the previous caption.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import os
@@ -115,14 +114,6 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
     partial.replace(target)  # never a half-written notebook under the real name
 
 
-@functools.cache  # one per build process (`mkdocs serve` builds many times)
-def kernels_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
-    """The event loop the kernels are driven from, in a thread of its own, and the workers' slots."""
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    return loop, asyncio.Semaphore(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
-
-
 def on_startup(command, dirty):
     if command == "serve":  # an edit is coming: have the kernels' libraries imported by then
         threading.Thread(target=kernel_forks.warm_up, daemon=True).start()
@@ -135,7 +126,7 @@ def on_files(files, config):
     executed = {file: executed_path(Path(file.abs_src_path), inputs) for file in chapters}
     missing = {file: path for file, path in executed.items() if not download_path(path).exists() or not path.exists()}
     _book_order[:] = files.documentation_pages()
-    loop, workers = kernels_loop()
+    loop, workers = kernel_forks.kernels_loop(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
     for file, path in missing.items():  # they run while the other pages render; theirs render last
         forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""
         run = execute(Path(file.abs_src_path), path, workers, forks)

@@ -31,7 +31,8 @@ def stand_in(connection_file: str) -> int:
 if __name__ == "__main__":
     sys.exit(stand_in(sys.argv[1]))
 
-import atexit  # noqa: E402  (the rest runs in the build)
+import asyncio  # noqa: E402  (the rest runs in the build)
+import atexit  # noqa: E402
 import functools  # noqa: E402
 import multiprocessing  # noqa: E402
 import shutil  # noqa: E402
@@ -91,6 +92,14 @@ def serve_forks() -> str:
 
     threading.Thread(target=accept, daemon=True).start()
     return path
+
+
+@functools.cache  # one per process: `mkdocs serve` loads the hooks again for every build, not this module
+def kernels_loop(workers: int) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
+    """The event loop the build drives its kernels from, in a thread of its own, and `workers` slots."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    return loop, asyncio.Semaphore(workers)
 
 
 def warm_up() -> None:
