@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import re
-import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -115,8 +114,8 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
 
 
 def on_startup(command, dirty):
-    if command == "serve":  # an edit is coming: have the kernels' libraries imported by then
-        threading.Thread(target=kernel_forks.warm_up, daemon=True).start()
+    if command == "serve" and kernel_forks.AVAILABLE:  # an edit is coming: the libraries imported by then
+        kernel_forks.serve_forks()
 
 
 @event_priority(-50)  # after mkdocs-jupyter's on_files, which made the chapters notebook pages

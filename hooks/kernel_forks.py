@@ -1,96 +1,106 @@
 """Chapter kernels that start warm: forks of one process that has imported the libraries.
 
 Starting a kernel and importing PyTorch and matplotlib costs about 3 s of CPU, more than
-many chapters' own code. The standard library's `forkserver` imports them once (never
-the `attention` package: it may change between two builds of `mkdocs serve`), and each
-chapter's kernel is a fresh fork of it that holds nothing of any other chapter.
+many chapters' own code. A fork server (this file, started by the build) imports them
+once (never the `attention` package: it may change between two builds of `mkdocs serve`),
+and each chapter's kernel is a fresh fork of it that holds nothing of any other chapter.
 jupyter_client launches this file as the kernel's command: a stand-in that asks the
-build for a fork, lives as long as the kernel, and is stopped like a kernel would be.
+server for a kernel, lives as long as the kernel, and is stopped like a kernel would be.
+The server ends when the build does (its stdin closes), and its kernels with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import signal
 import socket
 import sys
+import threading
 
-PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp"]
+PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel"]
 
 
 def stand_in(connection_file: str) -> int:
-    """The kernel's command: the fork's exit code once it ends (standard library only)."""
+    """The kernel's command: the kernel's exit code once it ends (standard library only)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel manager interrupts before it stops us
-    with socket.socket(socket.AF_UNIX) as build:
-        build.connect(os.environ["BOOK_KERNEL_FORKS"])
-        build.sendall(json.dumps([connection_file, dict(os.environ), os.getcwd()]).encode() + b"\n")
-        return int(build.makefile().readline() or 1)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.connect(os.environ["BOOK_KERNEL_FORKS"])
+        server.sendall(json.dumps([connection_file, dict(os.environ), os.getcwd()]).encode() + b"\n")
+        return int(server.makefile().readline() or 1)  # nothing: the kernel died
 
 
-if __name__ == "__main__":
-    sys.exit(stand_in(sys.argv[1]))
-
-import asyncio  # noqa: E402  (the rest runs in the build)
-import atexit  # noqa: E402
-import functools  # noqa: E402
-import multiprocessing  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-from multiprocessing.connection import wait  # noqa: E402
-
-from jupyter_client.manager import AsyncKernelManager  # noqa: E402
-
-
-def kernel(connection_file: str, env: dict, cwd: str) -> None:
-    """A fork of the preloaded process becomes the kernel, as `ipykernel_launcher` would."""
+def kernel(request: socket.socket) -> None:
+    """In a fork of the server: become the kernel, as `ipykernel_launcher` would."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the chapter's subprocesses are waited for
+    connection_file, env, cwd = json.loads(request.makefile().readline())
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
     import matplotlib
     import torch
 
-    matplotlib.rcParams["backend"] = env.get("MPLBACKEND", "agg")  # read at import, in the forkserver
+    matplotlib.rcParams["backend"] = env.get("MPLBACKEND", "agg")  # read at import, in the server
     torch.set_num_threads(int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    # The stand-in is stopped (it never writes): the kernel stops too.
+    threading.Thread(target=lambda: request.recv(1) or os._exit(1), daemon=True).start()
     from ipykernel.kernelapp import IPKernelApp
 
-    # Its parent is the forkserver, which ends with the build: the kernel ends with it too.
+    # Its parent is the server, which ends with the build: the kernel ends with it too.
     IPKernelApp.launch_instance(argv=["-f", connection_file, f"--IPKernelApp.parent_handle={os.getppid()}"])
 
 
-def fork_for(stand_in: socket.socket, context) -> None:
-    with stand_in:
-        process = context.Process(target=kernel, args=json.loads(stand_in.makefile().readline()))
-        process.start()
-        wait([stand_in, process.sentinel])  # the kernel ends, or its stand-in is stopped
-        process.kill()
-        process.join()
-        try:
-            stand_in.sendall(f"{process.exitcode}\n".encode())
-        except OSError:  # the stand-in was killed first
-            pass
+def serve(listener: socket.socket) -> None:
+    """The fork server: import the libraries, then fork a kernel for each stand-in that asks."""
+    threading.Thread(target=lambda: os.read(0, 1) or os._exit(0), daemon=True).start()  # the build ended
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that end are reaped at once
+    for module in PRELOAD:
+        importlib.import_module(module)
+    while True:
+        connection = listener.accept()[0]
+        if os.fork() == 0:  # the kernel, which never returns to the loop
+            code = 1
+            try:
+                listener.close()
+                kernel(connection)
+                code = 0
+            finally:
+                with contextlib.suppress(OSError):  # the stand-in may be gone
+                    connection.sendall(f"{code}\n".encode())
+                os._exit(code)
+        connection.close()  # the kernel's copy alone: the stand-in sees it close when the kernel ends
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(socket.socket(fileno=int(sys.argv[2])))
+    sys.exit(stand_in(sys.argv[1]))
+
+import asyncio  # noqa: E402  (the rest runs in the build)
+import atexit  # noqa: E402
+import functools  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
 
 @functools.cache  # one server per build process (`mkdocs serve` builds many times)
 def serve_forks() -> str:
-    """Start taking requests for kernels; return the socket's path (for BOOK_KERNEL_FORKS)."""
-    if os.path.dirname(__file__) not in sys.path:
-        sys.path.insert(0, os.path.dirname(__file__))  # for the forkserver, which imports `kernel`
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    """Start the fork server (it imports the libraries meanwhile); return its socket's path."""
     folder = tempfile.mkdtemp(prefix="book-kernels-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = os.path.join(folder, "socket")
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path)
-    listener.listen()
-
-    def accept() -> None:
-        while True:
-            threading.Thread(target=fork_for, args=(listener.accept()[0], context), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    with socket.socket(socket.AF_UNIX) as listener:  # bound here: a stand-in can connect at once
+        listener.bind(path)
+        listener.listen()
+        server = subprocess.Popen([sys.executable, __file__, "serve", str(listener.fileno())],
+                                  stdin=subprocess.PIPE, pass_fds=[listener.fileno()])
+    atexit.register(server.wait)
+    atexit.register(server.stdin.close)  # first: the server ends
     return path
 
 
@@ -102,14 +112,6 @@ def kernels_loop(workers: int) -> tuple[asyncio.AbstractEventLoop, asyncio.Semap
     return loop, asyncio.Semaphore(workers)
 
 
-def warm_up() -> None:
-    """Have the forkserver import the libraries now (it takes seconds), not at the first chapter."""
-    if not AVAILABLE:
-        return
-    serve_forks()
-    multiprocessing.get_context("forkserver").Process(target=os.getpid).start()
-
-
 class ForkedKernelManager(AsyncKernelManager):
     """Launches the stand-in instead of `ipykernel_launcher`; everything else as usual."""
 
@@ -117,6 +119,6 @@ class ForkedKernelManager(AsyncKernelManager):
         return [sys.executable, __file__, self.connection_file]
 
 
-# Where there is no forkserver or Unix socket (Windows), kernels start as usual, cold.
-AVAILABLE = hasattr(socket, "AF_UNIX") and "forkserver" in multiprocessing.get_all_start_methods()
+# Where there is no fork or Unix socket (Windows), kernels start as usual, cold.
+AVAILABLE = hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
 KernelManager = ForkedKernelManager if AVAILABLE else AsyncKernelManager

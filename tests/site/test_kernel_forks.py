@@ -4,6 +4,7 @@ like the fresh kernels they replace, share nothing, and stop when they are stopp
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,3 +68,27 @@ def test_a_stopped_kernel_is_gone():
             return
         time.sleep(0.05)
     pytest.fail(f"the kernel (pid {pid}) still runs after its notebook was done")
+
+
+def servers() -> set[int]:
+    """The fork servers running on this machine, by process id."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process has ended meanwhile
+            continue
+        if len(argv) > 2 and argv[1].endswith(b"kernel_forks.py") and argv[2] == b"serve":
+            found.add(int(cmdline.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
+def test_the_fork_server_ends_with_its_build():
+    before = servers()
+    build = f"import sys; sys.path.insert(0, {str(ROOT / 'hooks')!r}); import kernel_forks; kernel_forks.serve_forks()"
+    subprocess.run([sys.executable, "-c", build + "; import time; time.sleep(0.5)"], check=True, timeout=60)
+    deadline = time.monotonic() + 10
+    while servers() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not servers() - before, "the fork server outlived the build that started it"
