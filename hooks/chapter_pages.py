@@ -9,8 +9,8 @@ Read with BeautifulSoup, on each chapter page (`on_page_content`):
 3. The table of contents is made from the page's own headings, with unique ids.
 4. The ~600 KB of notebook CSS inlined into every page goes to one shared file; the
    Mermaid loader (a CDN script; the book draws no Mermaid diagrams) is dropped.
-5. Chapter numbers, from the file names (`NN_name.py`), go in the title, the navigation
-   and the home page's lists. Under the title, a link to download the chapter as a
+5. Chapter numbers, from the file names (`NN_name.py`), go in the title and the
+   navigation. Under the title, a link to download the chapter as a
    notebook and the command that installs the `attention` wheel (hooks/book.py).
 6. Highlighted code loses the spans of names and whitespace (drawn in the code's own
    colour) and joins neighbouring spans of one class: a third lighter, the same pixels.
@@ -60,15 +60,6 @@ _used: set[Path] = set()  # this build's entries of the cache; `on_post_build` d
 def chapter_number(src_uri: str) -> int | None:
     match = re.match(r"chapters/(\d+)_", src_uri)
     return int(match[1]) if match else None
-
-
-def number_chapter_lists(soup, page, files) -> None:
-    numbers = {"/" + file.url: chapter_number(file.src_uri) for file in files.documentation_pages()}
-    for item in (item for ol in soup.find_all("ol") for item in ol.find_all("li", recursive=False)):
-        link = item.find("a", href=True)
-        number = link and numbers.get(urljoin("/" + page.url, link["href"]).split("#")[0])
-        if number:
-            item["value"] = str(number)
 
 
 def is_chapter(page) -> bool:
@@ -250,10 +241,6 @@ def adjust(html: str, page, config, files) -> dict:
 
 
 def on_page_content(html: str, page, config, files) -> str:
-    if page.file.src_uri == "index.md":
-        soup = BeautifulSoup(html, "html.parser")
-        number_chapter_lists(soup, page, files)
-        return str(soup)
     if not is_chapter(page):
         return html
     # The same page from the same HTML, in the same book, with the same code: as last time.
