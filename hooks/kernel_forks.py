@@ -15,12 +15,18 @@ import contextlib
 import importlib
 import json
 import os
+import select
 import signal
 import socket
 import sys
 import threading
 
 PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel"]
+# Imported while no kernel is asked for, so a kernel asked for early does not wait for them:
+# what many chapters load on first use (a torch optimizer's first step loads torch._dynamo,
+# 1.4 s; a first figure, its backend and mathtext; an interactive figure, Altair).
+WHEN_IDLE = ["torch._dynamo", "altair", "matplotlib.backends.backend_svg", "matplotlib_inline.backend_inline",
+             "matplotlib.mathtext"]
 
 
 def stand_in(connection_file: str) -> int:
@@ -58,7 +64,10 @@ def serve(listener: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that end are reaped at once
     for module in PRELOAD:
         importlib.import_module(module)
+    idle = list(WHEN_IDLE)
     while True:
+        while idle and not select.select([listener], [], [], 0)[0]:
+            importlib.import_module(idle.pop(0))
         connection = listener.accept()[0]
         if os.fork() == 0:  # the kernel, which never returns to the loop
             code = 1

@@ -26,6 +26,9 @@ CELLS = [
     "plt.plot([0, 1], [1, 0]); plt.show()",
     "Markdown('**bold** text')",
     "print(os.getcwd())",
+    # a training step: torch's optimizers load modules the server imports while idle
+    "torch.manual_seed(0); layer = torch.nn.Linear(3, 2); step = torch.optim.AdamW(layer.parameters(), lr=0.1)\n"
+    "layer(torch.ones(4, 3)).square().sum().backward(); step.step(); print(layer.weight.sum().item())",
 ]
 
 
