@@ -73,25 +73,33 @@ def test_a_stopped_kernel_is_gone():
     pytest.fail(f"the kernel (pid {pid}) still runs after its notebook was done")
 
 
-def servers() -> set[int]:
-    """The fork servers running on this machine, by process id."""
-    found = set()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:  # the process has ended meanwhile
-            continue
-        if len(argv) > 2 and argv[1].endswith(b"kernel_forks.py") and argv[2] == b"serve":
-            found.add(int(cmdline.parent.name))
-    return found
+CHILDREN = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import kernel_forks
+kernel_forks.serve_forks()
+time.sleep(0.5)
+def parent(stat):
+    try:
+        return stat.read_text().rsplit(") ", 1)[1].split()[1]
+    except OSError:  # the process has ended meanwhile
+        return None
+print(*[stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat") if parent(stat) == str(os.getpid())])
+"""
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
 def test_the_fork_server_ends_with_its_build():
-    before = servers()
-    build = f"import sys; sys.path.insert(0, {str(ROOT / 'hooks')!r}); import kernel_forks; kernel_forks.serve_forks()"
-    subprocess.run([sys.executable, "-c", build + "; import time; time.sleep(0.5)"], check=True, timeout=60)
+    build = subprocess.run([sys.executable, "-c", CHILDREN, str(ROOT / "hooks")], check=True, timeout=60,
+                           capture_output=True, text=True)
+    server = [int(pid) for pid in build.stdout.split()]  # the build's children: the server
+    assert len(server) == 1, build.stdout
     deadline = time.monotonic() + 10
-    while servers() - before and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server[0], 0)  # is the process still there?
+        except ProcessLookupError:
+            return
         time.sleep(0.05)
-    assert not servers() - before, "the fork server outlived the build that started it"
+    pytest.fail("the fork server outlived the build that started it")
