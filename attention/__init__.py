@@ -93,6 +93,7 @@ _TORCH_NAMES = {
     "LearnedPositions": "attention.modern.position_schemes",
     "SinusoidalPositions": "attention.modern.position_schemes",
     "train_language_model": "attention.modern.language_modeling",
+    "book_tokens": "attention.modern.language_modeling",
     "apply_rotary": "attention.modern.rotary",
     "RotaryPositions": "attention.modern.rotary",
     "alibi_slopes": "attention.modern.alibi",

@@ -18,8 +18,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attention.validation import check_count
+from attention.modern.corpus import CharTokenizer, book_text
+from attention.validation import check_count, check_probability
 from attention.transformer.training import Adam, warmup_then_decay
+
+
+def book_tokens(heldout: float = 0.1) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """Part V's data: `book_text()` as character tokens, split into training and held-out text.
+
+    The held-out share is the end of the text (a model never trains on it), so its
+    loss says how well a model predicts text it has not seen.
+
+    Args:
+        heldout: the share of the text held out, in (0, 1).
+
+    Returns:
+        `(tokenizer, train_tokens, heldout_tokens)`: the tokenizer of the text's
+        characters, then two 1-D int64 tensors that join into the whole text.
+
+    Examples:
+        >>> tokenizer, train, held = book_tokens()
+        >>> tokenizer.decode(torch.cat([train, held]).numpy()) == book_text()
+        True
+    """
+    heldout = check_probability("heldout", heldout)
+    text = book_text()
+    tokenizer = CharTokenizer(text)
+    tokens = torch.from_numpy(tokenizer.encode(text))  # (N,) int64
+    split = int((1 - heldout) * len(tokens))  # as int(0.9 * N) for the default
+    if not 0 < split < len(tokens):
+        raise ValueError(f"heldout={heldout} leaves no training or no held-out text of {len(tokens)} tokens")
+    return tokenizer, tokens[:split], tokens[split:]
 
 
 def _as_tokens(name: str, data: object) -> torch.Tensor:

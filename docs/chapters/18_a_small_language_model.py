@@ -58,7 +58,8 @@ torch.set_num_threads(1)  # small tensors: one thread, the same numbers every bu
 # any text can be written with it; the price is long sequences, since a word takes
 # several tokens. We keep the last tenth of the text apart, *held out*: the model
 # never trains on it, so its loss there says how well it predicts text it has not
-# seen.
+# seen. (The next chapters get the same three things in one call,
+# `tokenizer, train_tokens, heldout_tokens = attention.book_tokens()`.)
 
 # %%
 text = attention.book_text()

@@ -210,11 +210,7 @@ Markdown(
 # character from the 100 before it, at offsets the model never saw in training.
 
 # %%
-text = attention.book_text()
-tokenizer = attention.CharTokenizer(text)
-tokens = torch.from_numpy(tokenizer.encode(text))  # (N,)
-split = int(0.9 * len(tokens))
-train_tokens, heldout_tokens = tokens[:split], tokens[split:]
+tokenizer, train_tokens, heldout_tokens = attention.book_tokens()  # chapter 18's split
 
 train_length, read_length = 32, 256
 config = dict(d_model=32, num_heads=4, num_layers=2)

@@ -206,11 +206,7 @@ Markdown(
 # trained with:
 
 # %%
-text = attention.book_text()
-tokenizer = attention.CharTokenizer(text)
-tokens = torch.from_numpy(tokenizer.encode(text))  # (N,)
-split = int(0.9 * len(tokens))
-train_tokens, heldout_tokens = tokens[:split], tokens[split:]
+tokenizer, train_tokens, heldout_tokens = attention.book_tokens()  # chapter 18's split
 
 torch.manual_seed(0)
 model = attention.GPT(len(tokenizer), d_model=32, num_heads=4, num_layers=2,

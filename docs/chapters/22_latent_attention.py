@@ -323,11 +323,7 @@ Markdown(
 # 300, so that two trainings fit in the time a page may take to build.
 
 # %%
-text = attention.book_text()
-tokenizer = attention.CharTokenizer(text)
-text_tokens = torch.from_numpy(tokenizer.encode(text))  # (N,) int64
-split = int(0.9 * len(text_tokens))
-train_tokens, heldout_tokens = text_tokens[:split], text_tokens[split:]
+tokenizer, train_tokens, heldout_tokens = attention.book_tokens()  # chapter 18's split
 
 gpt_config = dict(d_model=48, num_heads=4, num_layers=2)
 lm_d_head, lm_d_c, lm_d_r = 12, 16, 6  # 4 heads of 12 = 48; latent 16; rotary part 6

@@ -6,8 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attention.modern.corpus import CharTokenizer, book_text
 from attention.modern.gpt import GPT
 from attention.modern.language_modeling import (
+    book_tokens,
     consecutive_windows,
     heldout_loss,
     loss_by_position,
@@ -64,3 +69,34 @@ def test_bad_input_is_named():
         random_windows(torch.zeros(10), 2, 3, torch.Generator())
     with pytest.raises(ValueError, match=r"too few for one window of length 8 \+ 1"):
         consecutive_windows(torch.arange(8), 8)
+
+
+def test_book_tokens_are_chapter_18s_lines_in_one_call():
+    text = book_text()
+    tokenizer = CharTokenizer(text)
+    tokens = torch.from_numpy(tokenizer.encode(text))
+    split = int(0.9 * len(tokens))
+    got_tokenizer, train, heldout = book_tokens()
+    assert got_tokenizer.vocabulary == tokenizer.vocabulary
+    assert torch.equal(train, tokens[:split]) and torch.equal(heldout, tokens[split:])
+    assert train.dtype == heldout.dtype == torch.long
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(0.001, 0.999))
+def test_book_tokens_hold_out_the_end_of_the_text(heldout):
+    tokenizer, train, held = book_tokens(heldout)
+    assert tokenizer.decode(torch.cat([train, held]).numpy()) == book_text()  # nothing lost, in order
+    assert abs(len(held) - heldout * (len(train) + len(held))) <= 1
+
+
+@pytest.mark.parametrize("heldout, message", [
+    (0.0, "heldout=0.0 leaves no training or no held-out text"),
+    (1.0, "heldout=1.0 leaves no training or no held-out text"),
+    (-0.1, "heldout must lie between 0 and 1, got -0.1"),
+    (1.5, "heldout must lie between 0 and 1, got 1.5"),
+    ("a tenth", "heldout"),
+])
+def test_book_tokens_name_a_bad_share(heldout, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        book_tokens(heldout)
