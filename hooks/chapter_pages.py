@@ -36,7 +36,7 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Comment
 from mkdocs.structure.toc import get_toc

@@ -60,17 +60,22 @@ def test_a_forked_kernel_sees_nothing_an_earlier_one_did():
     assert later.cells[0].outputs[0]["text"] == "False False\n"
 
 
-def test_a_stopped_kernel_is_gone():
-    notebook = run(["import os\nprint(os.getpid())"], forked=True)
-    pid = int(notebook.cells[0].outputs[0]["text"])
-    deadline = time.monotonic() + 10
+def ends_within(pid: int, seconds: float = 10) -> bool:
+    """Whether the process `pid` is gone within `seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)  # is the process still there?
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.05)
-    pytest.fail(f"the kernel (pid {pid}) still runs after its notebook was done")
+    return False
+
+
+def test_a_stopped_kernel_is_gone():
+    notebook = run(["import os\nprint(os.getpid())"], forked=True)
+    pid = int(notebook.cells[0].outputs[0]["text"])
+    assert ends_within(pid), f"the kernel (pid {pid}) still runs after its notebook was done"
 
 
 CHILDREN = """
@@ -95,11 +100,4 @@ def test_the_fork_server_ends_with_its_build():
                            capture_output=True, text=True)
     server = [int(pid) for pid in build.stdout.split()]  # the build's children: the server
     assert len(server) == 1, build.stdout
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(server[0], 0)  # is the process still there?
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    pytest.fail("the fork server outlived the build that started it")
+    assert ends_within(server[0]), "the fork server outlived the build that started it"
