@@ -24,9 +24,10 @@ import threading
 PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel"]
 # Imported while no kernel is asked for, so a kernel asked for early does not wait for them:
 # what many chapters load on first use (a torch optimizer's first step loads torch._dynamo,
-# 1.4 s; a first figure, its backend and mathtext; an interactive figure, Altair).
-WHEN_IDLE = ["torch._dynamo", "altair", "matplotlib.backends.backend_svg", "matplotlib_inline.backend_inline",
-             "matplotlib.mathtext"]
+# 1.4 s; a first figure, its SVG backend and mathtext; an interactive figure, Altair). Never
+# the inline backend: imported before the kernel's shell exists, it would not register the
+# shell's figure formatters, and figures would show as text.
+WHEN_IDLE = ["torch._dynamo", "altair", "matplotlib.backends.backend_svg", "matplotlib.mathtext"]
 
 
 def stand_in(connection_file: str) -> int:

@@ -45,7 +45,18 @@ def outputs(notebook) -> list[list[dict]]:
     return [[{k: v for k, v in out.items() if k != "execution_count"} for out in cell.outputs] for cell in notebook.cells]
 
 
+def wait_until_the_server_is_idle(seconds: float = 120) -> None:
+    """Until a fork holds every module the server imports while idle (a fork made before
+    they were all imported would not test them)."""
+    check = f"import sys\nprint(all(name in sys.modules for name in {kernel_forks.WHEN_IDLE!r}))"
+    deadline = time.monotonic() + seconds
+    while run([check], forked=True).cells[0].outputs[0]["text"] != "True\n":
+        assert time.monotonic() < deadline, "the fork server did not finish its imports"
+        time.sleep(1)
+
+
 def test_a_forked_kernel_gives_what_a_fresh_kernel_gives():
+    wait_until_the_server_is_idle()
     fresh, forked = run(CELLS, forked=False), run(CELLS, forked=True)
     assert outputs(forked) == outputs(fresh)
     text = "".join(out.get("text", "") for cell in forked.cells for out in cell.outputs)
