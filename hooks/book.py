@@ -1,17 +1,13 @@
-"""What the book adds to the site besides its chapter pages.
+"""What the book adds to the site besides its chapter pages, each kept in .cache/ until it changes.
 
-1. The `attention` package as a wheel, `assets/attention-<version>-py3-none-any.whl`,
-   built offline by setuptools (pinned in requirements.txt) and kept under
-   .cache/wheel/ until the package changes: a reader holding only a downloaded
-   chapter installs it with `pip install <file>`. In a Markdown page, `{{ wheel }}` is
-   its address from that page and `{{ wheel_name }}` its file name.
-2. Where the book's sources live is the `repo_url` setting, filled from the
-   BOOK_REPO_URL variable by the publishing workflow; `{{ clone }}` in a Markdown
-   page becomes the clone command when it is set, and nothing when it is not.
-3. Vega, Vega-Lite and Vega-Embed, for the interactive figures, as the one script
-   `assets/vega/vega-bundle.js` that the vl-convert-python package (pinned) writes out,
-   kept under .cache/vega/ per version; nothing third-party is committed.
-   docs/javascripts/interactive-figures.js loads it on pages that have a figure.
+- The `attention` package as a wheel, `assets/attention-<version>-py3-none-any.whl`
+  (setuptools, offline): `{{ wheel }}` in a Markdown page is its address from there,
+  `{{ wheel_name }}` its file name.
+- `{{ clone }}`: the clone command when `repo_url` is set (the publishing workflow sets
+  BOOK_REPO_URL), else nothing.
+- Vega, Vega-Lite and Vega-Embed for the interactive figures, as the one script
+  `assets/vega/vega-bundle.js` that vl-convert-python writes out (nothing third-party
+  is committed); docs/javascripts/interactive-figures.js loads it where needed.
 """
 
 from __future__ import annotations

@@ -1,26 +1,18 @@
 """Stage 3 of 3: adjust the HTML that mkdocs-jupyter renders from an executed chapter.
 
-Read with BeautifulSoup, on each chapter page (`on_page_content`):
-
-1. Links in Markdown to other pages' sources (`02_queries_keys_values.py`, `../index.md`)
-   point at the built pages; a link to no page of the book fails a strict build.
-2. A `solution` cell is folded in a <details> ("Solution to exercise 2" when its first
-   line is `# Exercise 2`); a `fold` cell's input is folded ("Show the code"). No tag chips.
-3. The table of contents is made from the page's own headings, with unique ids.
-4. The ~600 KB of notebook CSS inlined into every page goes to one shared file; the
-   Mermaid loader (a CDN script; the book draws no Mermaid diagrams) is dropped.
-5. Chapter numbers, from the file names (`NN_name.py`), go in the title and the
-   navigation. Under the title, a link to download the chapter as a
-   notebook and the command that installs the `attention` wheel (hooks/book.py).
-6. Highlighted code loses the spans of names and whitespace (drawn in the code's own
-   colour) and joins neighbouring spans of one class: a third lighter, the same pixels.
-   The copy buttons' icon is drawn once per page and used by every button.
-7. Figures (SVG as <img> data URLs from nbconvert) are inlined as <svg>, so their ink
-   takes the page's text colour (currentColor) in both themes; each is named by its
-   caption for screen readers, its ids made unique on the page (referenced ones
-   prefixed, the others dropped), its coordinates rounded to 0.01 px. They go in once
-   the page is complete (`on_post_page`), so the search index never parses them.
-
+`adjust` reads each chapter page with BeautifulSoup, one job per function:
+- `share_styles`: the ~600 KB of notebook CSS in every page goes to one shared file (and
+  the Mermaid loader, a CDN script for diagrams the book does not draw, goes);
+- `rewrite_links`: links to pages' sources (`02_queries_keys_values.py`) go to the built
+  pages; a link to no page of the book fails a strict build;
+- `fold_cells`: `solution` and `fold` cells are folded in <details>;
+- `lighten_code`, `share_copy_icon`: code a third lighter, the same pixels;
+- the chapter's number (from its file name) and a download note under the title;
+- `unique_heading_ids`: the table of contents, from the page's own headings;
+- `take_figures`: figures (SVG <img> from nbconvert, already made for a page by
+  `attention.book.svg`) are inlined as <svg> once the page is complete (`on_post_page`,
+  after the search index), so their ink takes the theme's text colour; each is named
+  by its caption.
 What this stage makes of a page is kept in .cache/pages/, keyed on its input HTML, the
 book's files and this file's code, so a rebuild parses only the chapters that changed.
 """
@@ -34,12 +26,12 @@ import logging
 import posixpath
 import re
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Comment
 from mkdocs.structure.toc import get_toc
+from execute import is_chapter
 from mkdocs.utils import get_relative_url
 
 log = logging.getLogger("mkdocs.hooks.chapter_pages")
@@ -48,11 +40,6 @@ SHARED_CSS_DIR = "assets/notebook"
 PAGES = Path(__file__).resolve().parent.parent / ".cache" / "pages"  # this stage's output, per page
 STAGE = Path(__file__).read_text(encoding="utf-8")  # its code: a change to it misses the cache
 SVG_DATA = "data:image/svg+xml;base64,"
-SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG)
-ET.register_namespace("xlink", XLINK)
-LONG_NUMBER = re.compile(r"-?\d+\.\d{3,}")
-REFERENCE = re.compile(r"url\(#([^)]+)\)")
 _figures: dict[str, list[str]] = {}  # page -> its figures' SVG, until on_post_page
 _used: set[Path] = set()  # this build's entries of the cache; `on_post_build` drops the others
 
@@ -60,14 +47,6 @@ _used: set[Path] = set()  # this build's entries of the cache; `on_post_build` d
 def chapter_number(src_uri: str) -> int | None:
     match = re.match(r"chapters/(\d+)_", src_uri)
     return int(match[1]) if match else None
-
-
-def is_chapter(page) -> bool:
-    return page.file.src_uri.startswith("chapters/") and page.file.src_uri.endswith(".py")
-
-
-def notebook_name(page) -> str:
-    return Path(page.file.src_uri).with_suffix(".ipynb").name
 
 
 def rewrite_links(soup, page, files) -> list[str]:
@@ -141,33 +120,6 @@ def share_styles(soup, page) -> list[str]:
     return names
 
 
-def svg_for_page(svg: str, prefix: str, caption: str | None) -> str:
-    """An SVG document as the page inlines it: unique ids, rounded numbers, a name."""
-    root = ET.fromstring(svg)
-    for metadata in root.findall(f"{{{SVG}}}metadata"):
-        root.remove(metadata)  # creator and licence: not for the page
-    href = f"{{{XLINK}}}href"
-    used = {m for el in root.iter() for value in el.attrib.values() for m in REFERENCE.findall(value)}
-    used |= {el.get(href, "")[1:] for el in root.iter()} | {el.get("href", "")[1:] for el in root.iter()}
-    for element in root.iter():
-        for name, value in list(element.attrib.items()):
-            if name == "id":
-                value = f"{prefix}-{value}" if value in used else None
-            elif name in (href, "href") and value.startswith("#"):
-                value = f"#{prefix}-{value[1:]}"
-            else:
-                value = LONG_NUMBER.sub(lambda m: f"{float(m[0]):.2f}", REFERENCE.sub(rf"url(#{prefix}-\1)", value))
-            if value is None:
-                del element.attrib[name]
-            else:
-                element.set(name, value)
-    root.set("role", "img")
-    root.set("data-search-exclude", "")
-    if caption:
-        root.set("aria-labelledby", caption)
-    return ET.tostring(root, encoding="unicode")
-
-
 PLAIN_TOKENS = ({"n"}, {"w"})  # Pygments' Name and Whitespace: no colour of their own
 
 
@@ -209,8 +161,10 @@ def take_figures(soup) -> list[str]:
                                 and tag.contents[0] is tag.strong and tag.strong.get_text().startswith("Figure "))
         if caption is not None and not caption.get("id"):
             caption["id"] = "figure-" + caption.strong.get_text().removeprefix("Figure ").strip(".").replace(".", "-")
+        # made for a page by attention.book.svg: its ink, fonts and ids are right already
         svg = base64.b64decode(img["src"][len(SVG_DATA):]).decode("utf-8")
-        figures.append(svg_for_page(svg, f"fig{len(figures) + 1}", caption and caption["id"]))
+        name = f' aria-labelledby="{caption["id"]}"' if caption is not None else ""
+        figures.append(svg.replace("<svg ", f'<svg role="img" data-search-exclude=""{name} ', 1))
         img.replace_with(Comment(f"figure {len(figures) - 1}"))
     return figures
 
@@ -230,7 +184,7 @@ def adjust(html: str, page, config, files) -> dict:
     toc = unique_heading_ids(soup)
     wheel = config.extra["wheel"]
     note = BeautifulSoup(
-        f'<p class="notebook-download"><a href="{notebook_name(page)}" download>Download this chapter as a '
+        f'<p class="notebook-download"><a href="{Path(page.file.src_uri).stem}.ipynb" download>Download this chapter as a '
         f"notebook</a>. It needs the book's <code>attention</code> package: download "
         f'<a href="{get_relative_url(wheel, page.url)}" download>its wheel</a>, then '
         f"<code>pip install {posixpath.basename(wheel)}</code> (this also installs NumPy, PyTorch and "
@@ -241,7 +195,7 @@ def adjust(html: str, page, config, files) -> dict:
 
 
 def on_page_content(html: str, page, config, files) -> str:
-    if not is_chapter(page):
+    if not is_chapter(page.file):
         return html
     # The same page from the same HTML, in the same book, with the same code: as last time.
     inputs = [STAGE, html, page.file.src_uri, config.extra["wheel"], sorted((f.src_uri, f.url) for f in files)]

@@ -7,9 +7,7 @@ chapter, every file of `attention` (code and data), requirements.txt and the ker
 environment. Chapters without their notebook run at the same time, `BOOK_BUILD_WORKERS`
 kernels (0 or unset: one per core), each a warm fork (hooks/kernel_forks.py), while
 the other pages render; their pages render last, waiting for them. A cell that raises
-fails the build, naming the chapter and cell, with its traceback; so does a figure
-caption (`**Figure N.M.**` opening a Markdown cell or a `remove-input` cell's Markdown)
-with no image drawn since the previous caption.
+fails the build, naming the chapter and cell, with its traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -39,8 +36,6 @@ CACHE = ROOT / ".cache" / "chapters"
 # Figures drawn inline whatever MPLBACKEND the build inherits (Agg would draw nothing).
 # One thread each, as many kernels as cores: the same sums on every machine.
 KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "OMP_NUM_THREADS": "1"}
-CAPTION = re.compile(r"\s*\*\*Figure \d+\.\d+\.\*\*")
-IMAGES = {"image/svg+xml", "image/png", "image/jpeg"}
 _running: dict[str, Future] = {}  # chapter page -> the run that makes its notebook
 _book_order: list[File] = []  # the pages in the book's order, which `on_env` restores
 
@@ -75,22 +70,6 @@ def download_path(executed: Path) -> Path:
     return executed.with_suffix(".download")  # the source as a notebook, for the reader
 
 
-def check_figures(notebook: nbformat.NotebookNode, name: str) -> None:
-    """Fail when a caption follows no figure: its cell drew nothing."""
-    drawn = False  # an image since the previous caption
-    for number, cell in enumerate(notebook.cells, 1):
-        outputs = [out.get("data", {}) for out in cell.get("outputs", [])]
-        drawn = drawn or any(IMAGES & data.keys() for data in outputs)
-        texts = [cell.source] if cell.cell_type == "markdown" else []
-        if "remove-input" in cell.metadata.get("tags", []):
-            texts += [data["text/markdown"] for data in outputs if "text/markdown" in data]
-        for text in filter(CAPTION.match, texts):
-            if not drawn:
-                raise PluginError(f"{name}, cell {number}: '{text.strip()[:40]}...' captions a figure, "
-                                  "but no cell since the previous caption drew one")
-            drawn = False
-
-
 async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks: str) -> None:
     notebook = source_notebook(chapter)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +86,6 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
                           if any(out.output_type == "error" for out in cell.get("outputs", [])))
             raise PluginError(f"{chapter.name}, cell {number} raised:\n{strip_ansi(str(error))}") from None
         log.info("Executed %s in %.1f s", chapter.name, time.perf_counter() - start)
-    check_figures(notebook, chapter.name)
     partial = target.with_suffix(".partial")
     nbformat.write(notebook, partial)
     partial.replace(target)  # never a half-written notebook under the real name

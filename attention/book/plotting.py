@@ -7,21 +7,16 @@ reserved colour, `INK`, which `figure_to_svg` rewrites to the SVG keyword
 on the light theme, light on the dark one. Data colours (`COLORS`, the viridis
 colour map) are chosen to read on both backgrounds.
 
-How they stay identical from build to build: SVG ids come from a fixed salt and
-the date stamp is left out.
+How they stay identical from build to build: SVG ids come from a fixed salt (then
+from the figure's own content), and the date stamp is left out.
 
 How every character shows in a browser: the text of a figure stays text in the
-SVG (`svg.fonttype: none`), so the reader's browser draws it with its own fonts.
-`figure_to_svg` therefore names only generic font families (sans-serif, serif,
-monospace: the site ships no fonts of its own, and every browser has these), and
-writes only real Unicode characters. Matplotlib draws `\\mathcal{L}` from a
-private-use code point of its STIX fonts, which no browser font has: it becomes
-the Unicode script letter (ℒ, U+2112), the character `\\mathscr{L}` gives.
+SVG (`svg.fonttype: none`), drawn by the reader's browser with its own fonts;
+`attention.book.svg` names only generic font families and real Unicode characters.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +24,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+
+from attention.book.svg import GENERIC_FAMILIES, is_private_use, svg_for_the_web  # noqa: F401 (the first two: for readers)
 
 INK = "#010203"  # reserved: drawn as currentColor (the page's text colour) in the book
 COLORS = ["#3b82f6", "#f97316", "#10b981", "#ef4444", "#a855f7", "#eab308"]
@@ -74,39 +71,6 @@ BOOK_RC: dict[str, Any] = {
 }
 
 
-# Matplotlib's mathtext draws \mathcal{A}..\mathcal{Z} as U+E22D..U+E246 of
-# 'STIXNonUnicode' (a private-use area). Unicode has the same letters as
-# MATHEMATICAL SCRIPT CAPITAL A..Z, except for eight that were encoded earlier
-# in Letterlike Symbols.
-_SCRIPT_CAPITALS_ELSEWHERE = {
-    "B": 0x212C, "E": 0x2130, "F": 0x2131, "H": 0x210B, "I": 0x2110, "L": 0x2112, "M": 0x2133, "R": 0x211B,
-}
-_CALLIGRAPHIC_TO_UNICODE = {
-    0xE22D + i: _SCRIPT_CAPITALS_ELSEWHERE.get(letter, 0x1D49C + i)
-    for i, letter in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-}
-_FONT_FAMILY = re.compile(r"font-family:\s*([^;\"]+)")
-GENERIC_FAMILIES = ("sans-serif", "serif", "monospace")
-
-
-def _generic_family(match: re.Match) -> str:
-    """The generic family closest to a named one ('DejaVu Sans Mono' -> monospace)."""
-    names = match.group(1).lower()
-    if "mono" in names:
-        return "font-family: monospace"
-    if "serif" in names.replace("sans-serif", "") and "sans" not in names:
-        return "font-family: serif"
-    return "font-family: sans-serif"
-
-
-def is_private_use(char: str) -> bool:
-    """True for a code point of a private-use area (U+E000-U+F8FF, planes 15 and 16)."""
-    if not isinstance(char, str) or len(char) != 1:
-        raise TypeError(f"char must be one character, got {char!r}")
-    code = ord(char)
-    return 0xE000 <= code <= 0xF8FF or code >= 0xF0000
-
-
 def figure_to_svg(fig: Figure) -> str:
     """Render a figure as SVG text whose ink follows the page's text colour.
 
@@ -131,16 +95,7 @@ def figure_to_svg(fig: Figure) -> str:
     buffer = StringIO()
     with mpl.rc_context(BOOK_RC):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue().replace(INK, "currentColor")
-    svg = svg.translate(_CALLIGRAPHIC_TO_UNICODE)
-    svg = _FONT_FAMILY.sub(_generic_family, svg)
-    private = sorted({f"U+{ord(c):04X}" for c in svg if is_private_use(c)})
-    if private:
-        raise ValueError(
-            f"the figure's text has private-use characters {', '.join(private)}, which no browser"
-            " font draws: write those symbols another way (mathtext or Unicode letters)"
-        )
-    return svg
+    return svg_for_the_web(buffer.getvalue(), ink=INK)
 
 
 def use_book_style() -> None:

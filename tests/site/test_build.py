@@ -175,14 +175,6 @@ def test_figures_are_drawn_whatever_the_backend_and_named_by_their_captions(tmp_
     assert 'class="cell-tag"' not in html and "celltoolbar" not in html
 
 
-def test_a_caption_with_no_figure_fails_the_build(tmp_path):
-    chapter = '\n# %%\nprint("no figure here")\n\n# %% [markdown]\n# **Figure 1.1.** Nothing was drawn.\n'
-    result = build(make_book(tmp_path, chapter))
-    assert result.returncode != 0
-    assert "01_tiny.py, cell 2" in result.stderr and "Figure 1.1." in result.stderr
-
-
-
 def test_highlighted_code_loses_only_spans_that_draw_nothing():
     """Names and whitespace have no colour of their own: their spans go, neighbours of
     one class join, and the code's text and every coloured token stay as they were."""

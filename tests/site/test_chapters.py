@@ -10,6 +10,7 @@ memory measured on the machine) are left out of that comparison.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import nbformat
@@ -36,6 +37,33 @@ def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:
     return found
 
 
+CAPTION = re.compile(r"\s*\*\*Figure \d+\.\d+\.\*\*")
+IMAGES = {"image/svg+xml", "image/png", "image/jpeg"}
+
+
+def captions_without_figures(notebook: nbformat.NotebookNode) -> list[str]:
+    """Each figure caption (`**Figure N.M.**` opening a Markdown cell, or a `remove-input`
+    cell's Markdown output) with no image drawn since the previous caption."""
+    found, drawn = [], False  # drawn: an image since the previous caption
+    for number, cell in enumerate(notebook.cells, 1):
+        outputs = [out.get("data", {}) for out in cell.get("outputs", [])]
+        drawn = drawn or any(IMAGES & data.keys() for data in outputs)
+        texts = [cell.source] if cell.cell_type == "markdown" else []
+        if "remove-input" in cell.metadata.get("tags", []):
+            texts += [data["text/markdown"] for data in outputs if "text/markdown" in data]
+        for text in filter(CAPTION.match, texts):
+            found += [] if drawn else [f"cell {number}: {text.strip()[:40]}"]
+            drawn = False
+    return found
+
+
+def test_a_caption_with_no_figure_is_found():
+    figure = nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg/>"})
+    cells = [nbformat.v4.new_code_cell(outputs=[figure]), nbformat.v4.new_markdown_cell("**Figure 1.1.** Drawn."),
+             nbformat.v4.new_code_cell(outputs=[]), nbformat.v4.new_markdown_cell("**Figure 1.2.** Not drawn.")]
+    assert captions_without_figures(nbformat.v4.new_notebook(cells=cells)) == ["cell 4: **Figure 1.2.** Not drawn."]
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_as_downloaded_and_draws_the_built_figures(chapter, built_site, tmp_path):
     page = chapter_page(built_site, chapter)
@@ -50,6 +78,7 @@ def test_chapter_runs_as_downloaded_and_draws_the_built_figures(chapter, built_s
     assert not not_run, f"{chapter.name}: code cells {not_run} did not run"
 
     built = nbformat.read(executed_path(chapter, inputs_hash()), as_version=4)
+    assert not captions_without_figures(built), f"{chapter.name}: captions with no figure"
     fixed, measured = figures(notebook, measured=False), figures(notebook, measured=True)
     assert len(fixed) == len(figures(built, measured=False)), f"{chapter.name}: a different number of figures"
     assert len(measured) == len(figures(built, measured=True)), f"{chapter.name}: a different number of figures"
