@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import vl_convert
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
@@ -53,6 +54,7 @@ def vega_bundle() -> Path:
     return bundle
 
 
+@event_priority(-100)  # after hooks/execute.py has set the chapters running: made meanwhile
 def on_files(files, config):
     wheel = build_wheel()
     config.extra["wheel"] = f"assets/{wheel.name}"  # for hooks/chapter_pages.py and templates

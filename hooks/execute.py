@@ -92,7 +92,7 @@ async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks
 
 
 def on_startup(command, dirty):
-    if command == "serve" and kernel_forks.AVAILABLE:  # an edit is coming: the libraries imported by then
+    if kernel_forks.AVAILABLE:  # it imports the libraries while the build reads the files
         kernel_forks.serve_forks()
 
 
