@@ -25,7 +25,7 @@ import kernel_forks
 import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
-from mkdocs.structure.files import File
+from mkdocs.structure.files import File, InclusionLevel, set_exclusions
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert.filters import strip_ansi
@@ -99,10 +99,12 @@ def on_startup(command, dirty):
 @event_priority(-50)  # after mkdocs-jupyter's on_files, which made the chapters notebook pages
 def on_files(files, config):
     inputs = inputs_hash()
-    chapters = [file for file in files if is_chapter(file)]
+    set_exclusions(files, config)  # as mkdocs does after on_files: no chapter that `exclude_docs` names runs
+    pages = files.documentation_pages(inclusion=InclusionLevel.is_in_serve)  # drafts too (`mkdocs serve` shows them)
+    chapters = [file for file in pages if is_chapter(file)]
     executed = {file: executed_path(Path(file.abs_src_path), inputs) for file in chapters}
     missing = {file: path for file, path in executed.items() if not download_path(path).exists() or not path.exists()}
-    _book_order[:] = files.documentation_pages()
+    _book_order[:] = pages
     loop, workers = kernel_forks.kernels_loop(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
     for file, path in missing.items():  # they run while the other pages render; theirs render last
         forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""

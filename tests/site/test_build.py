@@ -85,6 +85,17 @@ def test_a_chapter_that_raises_fails_the_build(tmp_path, workers):
     assert "01_tiny.py, cell 1 raised" in result.stderr
 
 
+def test_a_chapter_that_exclude_docs_names_never_runs(tmp_path):
+    book = make_book(tmp_path, '\n# %%\nraise RuntimeError("a deliberate failure in a chapter")\n')
+    config = yaml.safe_load((book / "mkdocs.yml").read_text())
+    config["exclude_docs"], config["nav"] = "chapters/01_tiny.py\n", ["index.md"]
+    (book / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    (book / "docs" / "index.md").write_text("# A tiny book\n")
+    result = build(book)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert RAN not in result.stderr and not (book / "site" / "chapters" / "01_tiny").exists()
+
+
 def test_a_link_to_a_missing_chapter_fails_the_build(tmp_path):
     book = make_book(tmp_path, "\n# %% [markdown]\n# See [nowhere](02_missing.py).\n")
     for run in ("executed and adjusted", "both from the cache"):
