@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -61,7 +62,12 @@ def kernel(request: socket.socket) -> None:
 
 def serve(listener: socket.socket) -> None:
     """The fork server: import the libraries, then fork a kernel for each stand-in that asks."""
-    threading.Thread(target=lambda: os.read(0, 1) or os._exit(0), daemon=True).start()  # the build ended
+    def when_the_build_ends() -> None:  # even when it was killed: its folder goes
+        os.read(0, 1)
+        shutil.rmtree(os.path.dirname(listener.getsockname()), ignore_errors=True)
+        os._exit(0)
+
+    threading.Thread(target=when_the_build_ends, daemon=True).start()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that end are reaped at once
     for module in PRELOAD:
         importlib.import_module(module)
@@ -91,9 +97,9 @@ if __name__ == "__main__":
 import asyncio  # noqa: E402  (the rest runs in the build)
 import atexit  # noqa: E402
 import functools  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import uuid  # noqa: E402
 
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
@@ -101,9 +107,7 @@ from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 @functools.cache  # one server per build process (`mkdocs serve` builds many times)
 def serve_forks() -> str:
     """Start the fork server (it imports the libraries meanwhile); return its socket's path."""
-    folder = tempfile.mkdtemp(prefix="book-kernels-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    path = os.path.join(folder, "socket")
+    path = os.path.join(tempfile.mkdtemp(prefix="book-kernels-"), "socket")  # the server removes the folder
     with socket.socket(socket.AF_UNIX) as listener:  # bound here: a stand-in can connect at once
         listener.bind(path)
         listener.listen()
@@ -123,7 +127,13 @@ def kernels_loop(workers: int) -> tuple[asyncio.AbstractEventLoop, asyncio.Semap
 
 
 class ForkedKernelManager(AsyncKernelManager):
-    """Launches the stand-in instead of `ipykernel_launcher`; everything else as usual."""
+    """Launches the stand-in instead of `ipykernel_launcher`, and talks to the kernel over
+    Unix sockets in the server's folder (no TCP port to guard); everything else as usual."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = os.path.join(os.path.dirname(serve_forks()), f"kernel-{uuid.uuid4().hex[:12]}")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [sys.executable, __file__, self.connection_file]

@@ -90,25 +90,31 @@ def test_a_stopped_kernel_is_gone():
 
 
 CHILDREN = """
-import os, sys, time
+import os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import kernel_forks
-kernel_forks.serve_forks()
+print(os.path.dirname(kernel_forks.serve_forks()))
 time.sleep(0.5)
 def parent(stat):
     try:
         return stat.read_text().rsplit(") ", 1)[1].split()[1]
     except OSError:  # the process has ended meanwhile
         return None
-print(*[stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat") if parent(stat) == str(os.getpid())])
+print(*[stat.parent.name for stat in Path("/proc").glob("[0-9]*/stat") if parent(stat) == str(os.getpid())], flush=True)
+if sys.argv[2] == "killed":
+    os.kill(os.getpid(), signal.SIGTERM)  # no atexit handler runs
 """
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
-def test_the_fork_server_ends_with_its_build():
-    build = subprocess.run([sys.executable, "-c", CHILDREN, str(ROOT / "hooks")], check=True, timeout=60,
+@pytest.mark.parametrize("ending", ["exits", "killed"])
+def test_the_fork_server_ends_with_its_build_and_leaves_nothing(ending):
+    build = subprocess.run([sys.executable, "-c", CHILDREN, str(ROOT / "hooks"), ending], timeout=60,
                            capture_output=True, text=True)
-    server = [int(pid) for pid in build.stdout.split()]  # the build's children: the server
+    assert build.returncode == (-15 if ending == "killed" else 0), build.stderr
+    folder, children = build.stdout.splitlines()
+    server = [int(pid) for pid in children.split()]  # the build's children: the server
     assert len(server) == 1, build.stdout
     assert ends_within(server[0]), "the fork server outlived the build that started it"
+    assert not Path(folder).exists(), f"the server's folder {folder} is left behind"
