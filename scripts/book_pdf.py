@@ -194,7 +194,7 @@ def check_pdf(path: Path, config_file: Path = ROOT / "mkdocs.yml") -> list[str]:
     if len(reader.pages) < 2 * len(entries):
         problems.append(f"{len(reader.pages)} pages for the {len(entries)} pages of the site")
     parts = {entry.part for entry in entries if entry.part}
-    pages = [item for item in _flatten(reader.outline) if item.title not in parts]
+    pages = [item for item in flatten_outline(reader.outline) if item.title not in parts]
     if len(pages) != len(entries):
         problems.append(f"{len(pages)} bookmarked pages, {len(entries)} in the navigation")
     for bookmark in pages:
@@ -205,8 +205,8 @@ def check_pdf(path: Path, config_file: Path = ROOT / "mkdocs.yml") -> list[str]:
     return problems
 
 
-def _flatten(outline: list) -> list:
-    return [leaf for item in outline for leaf in (_flatten(item) if isinstance(item, list) else [item])]
+def flatten_outline(outline: list) -> list:
+    return [leaf for item in outline for leaf in (flatten_outline(item) if isinstance(item, list) else [item])]
 
 
 def main(argv: list[str] | None = None) -> None:

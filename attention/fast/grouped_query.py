@@ -27,7 +27,7 @@ from attention.validation import (
     check_same_dtype,
 )
 from attention.versions.masks import causal_mask
-from attention.versions.multi_head import _Heads, attend_heads, mask_for_heads
+from attention.versions.multi_head import AttentionHeads, attend_heads, mask_for_heads
 
 
 def grouped_query_attention(
@@ -97,7 +97,7 @@ def grouped_query_attention(
     return attend_heads(query, key, value, mask, need_weights=need_weights, dropout=dropout)
 
 
-class GroupedQueryAttention(_Heads):
+class GroupedQueryAttention(AttentionHeads):
     """Multi-head attention whose query heads share `num_kv_heads` key/value heads.
 
     With num_kv_heads = num_heads it computes what `MultiHeadAttention` computes

@@ -28,12 +28,10 @@ from attention.validation import (
     check_positive,
     check_query_key_value,
 )
-from attention.versions.scaled_dot_product import (
-    _WIDER,  # float32 for half precision: no overflow
-)
+from attention.versions.scaled_dot_product import score_dtype
 
 
-def _score_tile(
+def score_tile(
     scaled_query: torch.Tensor, key: torch.Tensor, q_start: int, k_start: int, offset: int | None
 ) -> torch.Tensor:
     """Scores of a query block against a key block; future keys get -inf when causal.
@@ -48,7 +46,7 @@ def _score_tile(
     return scores.masked_fill(~allowed, float("-inf"))  # (..., bq, bk)
 
 
-def _key_stop(q_end: int, num_keys: int, offset: int | None) -> int:
+def key_stop(q_end: int, num_keys: int, offset: int | None) -> int:
     """One past the last key any query before `q_end` may see: later key blocks are skipped."""
     return num_keys if offset is None else max(0, min(num_keys, q_end + offset))
 
@@ -56,7 +54,7 @@ def _key_stop(q_end: int, num_keys: int, offset: int | None) -> int:
 # In the shape comments, bq and bk are the sizes of a query block and of a key block.
 
 
-def _forward(
+def tiled_forward(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     offset: int | None, block_size: int, scale: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,10 +69,10 @@ def _forward(
         running_max = query.new_full(rows + (1,), float("-inf"))  # (..., bq, 1), m
         running_sum = query.new_zeros(rows + (1,))  # (..., bq, 1), l
         acc = query.new_zeros(rows + value.shape[-1:])  # (..., bq, d_v), unnormalised output
-        for k_start in range(0, _key_stop(q_end, num_keys, offset), block_size):  # inner loop
+        for k_start in range(0, key_stop(q_end, num_keys, offset), block_size):  # inner loop
             k_end = min(k_start + block_size, num_keys)
             key_block = key[..., k_start:k_end, :]  # (..., bk, d)
-            scores = _score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
+            scores = score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
             running_max, running_sum, correction, exp_scores = online_softmax_step(
                 running_max, running_sum, scores
             )  # (..., bq, 1) three times, then (..., bq, bk)
@@ -87,7 +85,7 @@ def _forward(
     return output, logsumexp
 
 
-def _backward(
+def tiled_backward(
     grad_output: torch.Tensor, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     output: torch.Tensor, logsumexp: torch.Tensor, offset: int | None, block_size: int, scale: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -111,7 +109,7 @@ def _backward(
         for q_start in range(q_first, num_queries, block_size):  # inner loop: query blocks
             q_end = min(q_start + block_size, num_queries)
             scaled_query = query[..., q_start:q_end, :] * scale  # (..., bq, d)
-            scores = _score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
+            scores = score_tile(scaled_query, key_block, q_start, k_start, offset)  # (..., bq, bk)
             weights = torch.exp(scores - logsumexp[..., q_start:q_end, None])  # (..., bq, bk), P
             grad_out = grad_output[..., q_start:q_end, :]  # (..., bq, d_v), dO
             grad_value[..., k_start:k_end, :] += weights.transpose(-2, -1) @ grad_out  # (..., bk, d_v)
@@ -131,7 +129,7 @@ class TiledAttentionFunction(torch.autograd.Function):
         offset: int | None, block_size: int,
     ) -> torch.Tensor:
         scale = 1.0 / math.sqrt(query.shape[-1])
-        output, logsumexp = _forward(query, key, value, offset, block_size, scale)
+        output, logsumexp = tiled_forward(query, key, value, offset, block_size, scale)
         ctx.save_for_backward(query, key, value, output, logsumexp)
         ctx.offset, ctx.block_size, ctx.scale = offset, block_size, scale
         return output
@@ -140,7 +138,7 @@ class TiledAttentionFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         query, key, value, output, logsumexp = ctx.saved_tensors
-        grads = _backward(
+        grads = tiled_backward(
             grad_output, query, key, value, output, logsumexp, ctx.offset, ctx.block_size, ctx.scale
         )
         return (*grads, None, None)
@@ -194,7 +192,7 @@ def tiled_attention(
         query=query.shape[:-2], key=key.shape[:-2], value=value.shape[:-2]
     )
     dtype = query.dtype
-    wide = _WIDER.get(dtype, dtype)
+    wide = score_dtype(dtype)  # float32 for half precision: no overflow
     query = query.to(wide).expand(batch + query.shape[-2:])  # (..., Tq, d), a view
     key = key.to(wide).expand(batch + key.shape[-2:])  # (..., Tk, d)
     value = value.to(wide).expand(batch + value.shape[-2:])  # (..., Tk, d_v)

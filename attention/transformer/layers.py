@@ -82,9 +82,9 @@ def copy_layer_norm(mine: nn.LayerNorm, theirs: nn.LayerNorm) -> None:
 class _Sublayers(nn.Module):
     """What both layers share: sizes, the feed-forward sublayer, and the residual + norm rule.
 
-    Each layer's `forward` checks its inputs, then `_forward` runs it: the
+    Each layer's `forward` checks its inputs, then `unchecked_forward` runs it: the
     stacks of `attention.transformer` check once for all their layers and call
-    `_forward`. The attention weights are kept only once a call has succeeded.
+    `unchecked_forward`. The attention weights are kept only once a call has succeeded.
     """
 
     def __init__(
@@ -189,9 +189,12 @@ class EncoderLayer(_Sublayers):
         """
         batch, length = self._check_input("x", x)
         mask = mask_for_heads(mask, batch, self.self_attention.num_heads, length, length)
-        return self._forward(x, mask, check_bool("need_weights", need_weights))
+        return self.unchecked_forward(x, mask, check_bool("need_weights", need_weights))
 
-    def _forward(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
+    def unchecked_forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> torch.Tensor:
+        """`forward` without its checks, for callers that checked (`mask` from `mask_for_heads`)."""
         found: dict[str, torch.Tensor] = {}
         x = self.residual(
             x, 0, lambda h: self._attend("self", self.self_attention, h, h, mask, need_weights, found)
@@ -253,7 +256,8 @@ class DecoderLayer(_Sublayers):
             need_weights: keep the attention weights in `self.weights`.
         """
         self_mask, memory_mask = self._check_inputs(x, memory, self_mask, memory_mask)
-        return self._forward(x, memory, self_mask, memory_mask, check_bool("need_weights", need_weights))
+        need_weights = check_bool("need_weights", need_weights)
+        return self.unchecked_forward(x, memory, self_mask, memory_mask, need_weights)
 
     def _check_inputs(
         self, x: torch.Tensor, memory: torch.Tensor,
@@ -267,10 +271,11 @@ class DecoderLayer(_Sublayers):
         return (mask_for_heads(self_mask, batch, heads, length, length),
                 mask_for_heads(memory_mask, batch, heads, length, memory_length))
 
-    def _forward(
+    def unchecked_forward(
         self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None,
         memory_mask: torch.Tensor | None, need_weights: bool,
     ) -> torch.Tensor:
+        """`forward` without its checks, for callers that checked (masks from `mask_for_heads`)."""
         found: dict[str, torch.Tensor] = {}
         x = self.residual(
             x, 0,

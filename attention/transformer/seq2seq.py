@@ -127,7 +127,7 @@ class Seq2SeqTransformer(nn.Module):
     def _encode(self, source: torch.Tensor, need_weights: bool) -> torch.Tensor:
         source_vectors = self._embed(source, self.source_embedding)  # (batch, S, d_model)
         mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
-        return self.transformer._encode(source_vectors, mask, need_weights)
+        return self.transformer.unchecked_encode(source_vectors, mask, need_weights)
 
     def decode(
         self, target_in: torch.Tensor, memory: torch.Tensor, source: torch.Tensor,
@@ -140,7 +140,7 @@ class Seq2SeqTransformer(nn.Module):
         """
         self._check_tokens("target_in", target_in, self.target_embedding)
         self._check_tokens("source", source, self.source_embedding)
-        self.transformer._check("memory", memory, None)
+        self.transformer.check_input("memory", memory, None)
         check_same_batch(target_in=target_in.shape, memory=memory.shape, source=source.shape)
         if memory.shape[1] != source.shape[1]:
             raise ValueError(
@@ -156,7 +156,7 @@ class Seq2SeqTransformer(nn.Module):
         target_mask = causal_mask(length, device=target_in.device)[None, None]  # (1, 1, T, T)
         memory_mask = self.source_mask(source)[:, None]  # (batch, 1 head, 1, S)
         target_vectors = self._embed(target_in, self.target_embedding)  # (batch, T, d_model)
-        hidden = self.transformer._decode(
+        hidden = self.transformer.unchecked_decode(
             target_vectors, memory, target_mask, memory_mask, need_weights
         )  # (batch, T, d_model)
         return self.output(hidden)  # (batch, T, vocab)

@@ -72,10 +72,14 @@ class Transformer(nn.Module):
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder_norm = nn.LayerNorm(d_model)
 
-    def _check(
+    def check_input(
         self, name: str, x: torch.Tensor, mask: torch.Tensor | None, num_keys: int | None = None
     ) -> tuple[torch.Tensor | None, int]:
-        """Check `(batch, T, d_model)` and a mask over `(T, num_keys or T)`; return (mask, T)."""
+        """Check `(batch, T, d_model)` and a mask over `(T, num_keys or T)`; return (mask, T).
+
+        The mask comes back as `mask_for_heads` makes it, ready for `unchecked_encode`
+        and `unchecked_decode`.
+        """
         norm = self.encoder_norm  # its size is d_model, its dtype the model's, even with no layers
         check_model_input(name, x, "d_model", norm.normalized_shape[0], norm.weight)
         batch, length = x.shape[0], x.shape[1]
@@ -87,12 +91,13 @@ class Transformer(nn.Module):
         *, need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, S, d_model)` -> memory `(batch, S, d_model)`; source_mask e.g. padding `(batch, 1, S)`."""
-        source_mask, _ = self._check("source", source, source_mask)
-        return self._encode(source, source_mask, check_bool("need_weights", need_weights))
+        source_mask, _ = self.check_input("source", source, source_mask)
+        return self.unchecked_encode(source, source_mask, check_bool("need_weights", need_weights))
 
-    def _encode(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
+    def unchecked_encode(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
+        """`encode` without its checks, for callers that checked (`mask` from `check_input`)."""
         for layer in self.encoder_layers:
-            x = layer._forward(x, mask, need_weights)  # (batch, S, d_model)
+            x = layer.unchecked_forward(x, mask, need_weights)  # (batch, S, d_model)
         return self.encoder_norm(x)
 
     def decode(
@@ -105,19 +110,20 @@ class Transformer(nn.Module):
         need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, T, d_model)` and memory `(batch, S, d_model)` -> `(batch, T, d_model)`."""
-        target_mask, _ = self._check("target", target, target_mask)
-        _, memory_length = self._check("memory", memory, None)
+        target_mask, _ = self.check_input("target", target, target_mask)
+        _, memory_length = self.check_input("memory", memory, None)
         check_same_batch(target=target.shape, memory=memory.shape)
-        memory_mask, _ = self._check("target", target, memory_mask, memory_length)
-        return self._decode(target, memory, target_mask, memory_mask,
+        memory_mask, _ = self.check_input("target", target, memory_mask, memory_length)
+        return self.unchecked_decode(target, memory, target_mask, memory_mask,
                             check_bool("need_weights", need_weights))
 
-    def _decode(
+    def unchecked_decode(
         self, x: torch.Tensor, memory: torch.Tensor, target_mask: torch.Tensor | None,
         memory_mask: torch.Tensor | None, need_weights: bool,
     ) -> torch.Tensor:
+        """`decode` without its checks, for callers that checked (masks from `check_input`)."""
         for layer in self.decoder_layers:
-            x = layer._forward(x, memory, target_mask, memory_mask, need_weights)
+            x = layer.unchecked_forward(x, memory, target_mask, memory_mask, need_weights)
         return self.decoder_norm(x)
 
     def forward(
@@ -145,13 +151,13 @@ class Transformer(nn.Module):
         Returns:
             `(batch, T, d_model)`.
         """
-        source_mask, source_length = self._check("source", source, source_mask)
-        target_mask, _ = self._check("target", target, target_mask)
-        memory_mask, _ = self._check("target", target, memory_mask, source_length)
+        source_mask, source_length = self.check_input("source", source, source_mask)
+        target_mask, _ = self.check_input("target", target, target_mask)
+        memory_mask, _ = self.check_input("target", target, memory_mask, source_length)
         check_same_batch(source=source.shape, target=target.shape)
         need_weights = check_bool("need_weights", need_weights)
-        memory = self._encode(source, source_mask, need_weights)
-        return self._decode(target, memory, target_mask, memory_mask, need_weights)
+        memory = self.unchecked_encode(source, source_mask, need_weights)
+        return self.unchecked_decode(target, memory, target_mask, memory_mask, need_weights)
 
     @classmethod
     def from_torch(cls, model: nn.Transformer) -> Transformer:

@@ -121,7 +121,7 @@ def attend_heads(
     return output, weights
 
 
-class _Heads(nn.Module):
+class AttentionHeads(nn.Module):
     """What multi-head and grouped-query attention share: sizes, projections, head split.
 
     `num_kv_heads` key/value heads serve `num_heads` query heads; multi-head
@@ -199,7 +199,7 @@ class _Heads(nn.Module):
         return batch, query.shape[1], key.shape[1]
 
 
-class MultiHeadAttention(_Heads):
+class MultiHeadAttention(AttentionHeads):
     """Multi-head attention on batch-first tensors `(batch, positions, d_model)`.
 
     Args:

@@ -28,6 +28,11 @@ from attention.validation import (
 _WIDER = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
+def score_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype attention scores are computed in for inputs of `dtype`: float32 for half precision."""
+    return _WIDER.get(dtype, dtype)
+
+
 def masked_softmax(
     scores: torch.Tensor, mask: torch.Tensor | None = None, dim: int = -1
 ) -> torch.Tensor:
@@ -157,7 +162,7 @@ def attend(
     mask: torch.Tensor | None, dropout: nn.Module | None, scale: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`scaled_dot_product_attention` without its checks: for callers that have checked."""
-    wide = _WIDER.get(query.dtype, query.dtype)  # float32 for half precision
+    wide = score_dtype(query.dtype)
     # Scale the queries rather than the scores: (..., Tq, d_k) is usually the smaller tensor.
     # (..., Tq, d_k) @ (..., d_k, Tk) -> (..., Tq, Tk)
     scores = (query.to(wide) * scale) @ key.to(wide).transpose(-2, -1)  # (..., Tq, Tk)

@@ -252,7 +252,7 @@ for name, (m, l) in groupings.items():
 # block's maxima update the $B_q$ running maxima; the tile of $e^{s - m}$ times the
 # block of values updates the $B_q \times d$ accumulator. Here is the forward pass of
 # `attention.tiled_attention`, read from the package: `_forward` and the two small
-# helpers it calls for the causal mask, `_key_stop` and `_score_tile`. Under a causal
+# helpers it calls for the causal mask, `key_stop` and `score_tile`. Under a causal
 # mask, `offset` is $T_k - T_q$ (query $i$ may see key $j$ when $j \le i +$ `offset`);
 # without a mask it is `None`.
 
@@ -277,14 +277,14 @@ def listing(function) -> str:
     return "\n".join(lines)
 
 
-functions = (tiled_module._key_stop, tiled_module._score_tile, tiled_module._forward)
+functions = (tiled_module.key_stop, tiled_module.score_tile, tiled_module.tiled_forward)
 Markdown("```python\n" + "\n\n".join(listing(f) for f in functions) + "\n```")
 
 # %% [markdown]
 # The outer loop takes the queries one block at a time and starts each block with
 # $m = -\infty$, $\ell = 0$, $\tilde o = 0$; the inner loop sweeps the key blocks, and
-# under a causal mask it stops at `_key_stop`, past which every key is in the future of
-# every query of the block. `_score_tile` computes a tile of scores and, only for a
+# under a causal mask it stops at `key_stop`, past which every key is in the future of
+# every query of the block. `score_tile` computes a tile of scores and, only for a
 # tile that straddles the diagonal, sets the scores of future keys to $-\infty$ (the
 # lower triangle kept by `tril` is the keys $j \le i +$ `offset`, shifted by the tile's
 # corner); `online_softmax_step` returns the correction and the tile's exponentials; after the

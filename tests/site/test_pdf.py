@@ -46,7 +46,7 @@ def test_the_contents_page_lists_every_chapter(book):
 def test_the_check_finds_a_missing_chapter(book, tmp_path):
     """The control: drop the pages of one chapter and the check must say so."""
     reader = PdfReader(book)
-    bookmarks = [b for b in book_pdf._flatten(reader.outline)]
+    bookmarks = [b for b in book_pdf.flatten_outline(reader.outline)]
     start = reader.get_destination_page_number(bookmarks[-2])
     writer = PdfWriter()
     for number, page in enumerate(reader.pages):

@@ -360,7 +360,9 @@ NOT_IN_THE_TABLE = {
     # inner steps, called only after their caller has checked the inputs
     "attend", "weights_from_scores", "attend_heads", "mask_for_heads", "fused_attention", "finite_max",
     "online_softmax_step", "merge_softmax_states", "TiledAttentionFunction", "residual",
-    "copy_layer_norm",
+    "copy_layer_norm", "score_tile", "key_stop", "tiled_forward", "tiled_backward", "score_dtype",
+    # the base class of MultiHeadAttention and GroupedQueryAttention, whose cases check its arguments
+    "AttentionHeads",
     # the book's own tooling (benchmarks, figures, prose numbers), not the library
     "format_table", "multi_head_figures", "explicit_core_figures", "tiled_figures",
     "decoding_figure", "run_benchmark", "main", "median_times", "peak_memory",

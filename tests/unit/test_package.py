@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +50,62 @@ def test_every_public_name_has_a_docstring_with_an_example():
     for name in attention.__all__:
         doc = getattr(attention, name).__doc__ or ""
         assert ">>>" in doc, f"attention.{name} has no example in its docstring"
+
+
+def private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_names_used_across_modules(path: Path) -> list[str]:
+    """`obj._name` and `from m import _name` in `path` for a `_name` it does not define itself.
+
+    `self._x` and `cls._x` are the module's own; so is `obj._x` when `_x` is defined in
+    the same file (taken to be an object of the module's own classes).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            defined.add(node.attr)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"line {node.lineno}: from {node.module} import {alias.name}"
+                      for alias in node.names if private(alias.name)]
+        elif isinstance(node, ast.Attribute) and private(node.attr):
+            base = node.value
+            own = (node.attr in defined or isinstance(base, ast.Name) and base.id in ("self", "cls")
+                   or isinstance(base, ast.Call) and ast.unparse(base.func) == "super")
+            if not own:
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return sorted(found, key=lambda line: int(line.split()[1].rstrip(":")))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = sorted(p for p in (ROOT / "attention").rglob("*.py") if p.name != "__init__.py" or p.parent.name != "attention")
+CHAPTERS = sorted((ROOT / "docs" / "chapters").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES + CHAPTERS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_no_private_name_crosses_a_module_line(path):
+    """A module reaches another only through its public names, and a chapter, whose code
+    readers copy, only through the package's public names."""
+    assert private_names_used_across_modules(path) == []
+
+
+def test_the_private_name_check_finds_each_kind(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text(
+        "from attention.versions.scaled_dot_product import _WIDER\n"
+        "import attention.fast.tiled_attention as tiled\n"
+        "class Mine:\n    def _own(self):\n        return self._own, self.layer._forward, super()._x\n"
+        "def f(mine, other):\n    return mine._own, other._hidden, tiled._secret, attention.__all__\n"
+    )
+    assert private_names_used_across_modules(source) == [
+        "line 1: from attention.versions.scaled_dot_product import _WIDER",
+        "line 5: self.layer._forward", "line 7: other._hidden", "line 7: tiled._secret",
+    ]

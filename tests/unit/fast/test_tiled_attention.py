@@ -118,13 +118,13 @@ def test_float32_stays_close_to_exact_attention():
 def count_score_tiles(monkeypatch, function) -> int:
     """How many (query block, key block) tiles of scores `function` computes."""
     calls = []
-    score_tile = tiled_module._score_tile
+    score_tile = tiled_module.score_tile
 
     def counted(*args):
         calls.append(args)
         return score_tile(*args)
 
-    monkeypatch.setattr(tiled_module, "_score_tile", counted)
+    monkeypatch.setattr(tiled_module, "score_tile", counted)
     function()
     monkeypatch.undo()
     return len(calls)
