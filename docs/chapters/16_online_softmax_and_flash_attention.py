@@ -251,7 +251,7 @@ for name, (m, l) in groupings.items():
 # block pair are a $B_q \times B_k$ *tile*, computed with one matrix product; the
 # block's maxima update the $B_q$ running maxima; the tile of $e^{s - m}$ times the
 # block of values updates the $B_q \times d$ accumulator. Here is the forward pass of
-# `attention.tiled_attention`, read from the package: `_forward` and the two small
+# `attention.tiled_attention`, read from the package: `tiled_forward` and the two small
 # helpers it calls for the causal mask, `key_stop` and `score_tile`. Under a causal
 # mask, `offset` is $T_k - T_q$ (query $i$ may see key $j$ when $j \le i +$ `offset`);
 # without a mask it is `None`.

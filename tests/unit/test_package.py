@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,8 @@ def test_no_private_name_crosses_a_module_line(path):
     """A module reaches another only through its public names, and a chapter, whose code
     readers copy, only through the package's public names."""
     assert private_names_used_across_modules(path) == []
+    if path in CHAPTERS:  # nor does its prose send the reader to one
+        assert re.findall(r"`(_[a-z]\w*)", path.read_text(encoding="utf-8")) == []
 
 
 def test_the_private_name_check_finds_each_kind(tmp_path):
