@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention.modern.gpt import GPT, CausalPattern, CausalSelfAttention
-from attention.modern.position_schemes import PositionScheme
 
 SCHEMES = ["learned", "sinusoidal", "rope", "alibi", "none"]
 
@@ -151,7 +150,6 @@ def test_the_default_pattern_is_causal():
     assert isinstance(make_model().pattern, CausalPattern)
     mask = CausalPattern()(torch.arange(4), torch.arange(4))
     assert torch.equal(mask, torch.ones(4, 4, dtype=torch.bool).tril())
-    assert PositionScheme().bias(torch.arange(2), torch.arange(2)) is None
 
 
 def test_the_attention_layer_names_bad_input():
