@@ -99,6 +99,16 @@ def frames(spec: dict[str, Any]) -> list[dict[str, Any]] | None:
     return data.get("values")
 
 
+def book_look(config: dict[str, Any]) -> dict[str, Any]:
+    """The book's config with `config`'s entries over it, entry by entry: Altair writes its own
+    `view` into every chart, which must not undo the book's (no frame around the view)."""
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in BOOK_CONFIG.items()}
+    for key, value in config.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both_dicts else value
+    return merged
+
+
 def _check_frames(spec: dict[str, Any]) -> None:
     names = controls(spec)
     frames_ = frames(spec)
@@ -148,7 +158,7 @@ def interactive_figure(chart: Any, description: str) -> InteractiveFigure:
     if not isinstance(description, str) or not description.strip():
         raise ValueError("description must say in a sentence what the figure shows")
     _check_frames(spec)
-    spec["config"] = {**BOOK_CONFIG, **spec.get("config", {})}
+    spec["config"] = book_look(spec.get("config", {}))
     spec["description"] = description
     spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
     import vl_convert  # imported here: only chapters with interactive figures pay for it

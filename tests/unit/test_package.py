@@ -112,3 +112,20 @@ def test_the_private_name_check_finds_each_kind(tmp_path):
         "line 1: from attention.versions.scaled_dot_product import _WIDER",
         "line 5: self.layer._forward", "line 7: other._hidden", "line 7: tiled._secret",
     ]
+
+
+# Properties of the whole package, tested across its modules.
+CROSS_CUTTING = {"test_bad_inputs", "test_checked_once", "test_failed_calls", "test_no_nan",
+                 "test_package", "test_paths_agree"}
+
+
+def test_tests_are_laid_out_like_the_package():
+    """`attention/<part>/<module>.py` is tested in `tests/unit/<part>/test_<module>.py`, and
+    every test file there tests a module of that name (or a property of the whole package)."""
+    package, tests = ROOT / "attention", ROOT / "tests" / "unit"
+    modules = {p.relative_to(package).with_name(p.stem.lstrip("_")) for p in package.rglob("*.py")
+               if p.name != "__init__.py"}
+    test_files = {p.relative_to(tests).with_name(p.stem.removeprefix("test_")) for p in tests.rglob("test_*.py")
+                  if p.stem not in CROSS_CUTTING}
+    assert sorted(map(str, modules - test_files)) == [], "modules without their test file"
+    assert sorted(map(str, test_files - modules)) == [], "test files without their module"

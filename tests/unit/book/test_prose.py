@@ -51,3 +51,9 @@ def test_the_tex_reads_back_as_the_number_within_its_last_digit(x, digits):
     value = Fraction(mantissa) * Fraction(10) ** exponent
     assert x == 0 or 1 <= abs(Fraction(mantissa)) < 10  # normalised: one digit before the point
     assert abs(value - Fraction(x)) <= Fraction(1, 2) * Fraction(10) ** (exponent - digits)
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_with_no_scientific_notation_is_refused_by_name(x):
+    with pytest.raises(ValueError, match=f"x must be a finite number.*got {x}"):
+        tex_sci(x)
