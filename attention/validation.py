@@ -204,7 +204,9 @@ def check_same_batch(**shapes: Shape) -> int:
     return next(iter(sizes.values()))
 
 
-def check_mask(mask_shape: Shape, mask_dtype: object, is_boolean: bool, scores_shape: Shape) -> None:
+def check_mask(
+    mask_shape: Shape, mask_dtype: object, is_boolean: bool, scores_shape: Shape, name: str = "mask"
+) -> None:
     """Raise unless the mask is boolean and broadcasts to the scores `(..., Tq, Tk)`.
 
     A mask may leave out leading dims or have size 1 where the scores do not,
@@ -215,14 +217,14 @@ def check_mask(mask_shape: Shape, mask_dtype: object, is_boolean: bool, scores_s
         ValueError: the mask does not broadcast (both shapes are named).
     """
     if not is_boolean:
-        raise TypeError(f"mask must be boolean (True = may attend), got dtype {mask_dtype}")
+        raise TypeError(f"{name} must be boolean (True = may attend), got dtype {mask_dtype}")
     try:
         fits = np.broadcast_shapes(tuple(mask_shape), tuple(scores_shape)) == tuple(scores_shape)
     except ValueError:
         fits = False
     if not fits:
         raise ValueError(
-            f"mask of shape {tuple(mask_shape)} does not broadcast to the scores "
+            f"{name} of shape {tuple(mask_shape)} does not broadcast to the scores "
             f"of shape {tuple(scores_shape)} (..., queries, keys)"
         )
 
@@ -305,12 +307,12 @@ def check_finite_array(name: str, array: np.ndarray) -> None:
         )
 
 
-def as_mask_array(mask: Any, scores_shape: Shape) -> np.ndarray:
+def as_mask_array(mask: Any, scores_shape: Shape, name: str = "mask") -> np.ndarray:
     """Return `mask` as a boolean array checked to broadcast to the scores."""
     if getattr(mask, "requires_grad", False):
-        as_float_array("mask", mask)  # the same TypeError as for any other input
+        as_float_array(name, mask)  # the same TypeError as for any other input
     array = np.asarray(mask)
-    check_mask(array.shape, array.dtype, array.dtype == np.bool_, scores_shape)
+    check_mask(array.shape, array.dtype, array.dtype == np.bool_, scores_shape, name)
     return array
 
 
@@ -353,13 +355,13 @@ def check_query_key_value(query: object, key: object, value: object) -> Shape:
     return check_attention_shapes(tuple(query.shape), tuple(key.shape), tuple(value.shape))
 
 
-def check_mask_tensor(mask: object, scores_shape: Shape) -> Any:
+def check_mask_tensor(mask: object, scores_shape: Shape, name: str = "mask") -> Any:
     """Return `mask`, or raise unless it is a bool tensor that broadcasts to `scores_shape`."""
     import torch
 
     if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
-    check_mask(tuple(mask.shape), mask.dtype, mask.dtype == torch.bool, tuple(scores_shape))
+        raise TypeError(f"{name} must be a bool torch.Tensor, got {type(mask).__name__}")
+    check_mask(tuple(mask.shape), mask.dtype, mask.dtype == torch.bool, tuple(scores_shape), name)
     return mask
 
 

@@ -268,8 +268,8 @@ class DecoderLayer(_Sublayers):
         _, memory_length = self._check_input("memory", memory)
         check_same_batch(x=x.shape, memory=memory.shape)
         heads = self.self_attention.num_heads
-        return (mask_for_heads(self_mask, batch, heads, length, length),
-                mask_for_heads(memory_mask, batch, heads, length, memory_length))
+        return (mask_for_heads(self_mask, batch, heads, length, length, "self_mask"),
+                mask_for_heads(memory_mask, batch, heads, length, memory_length, "memory_mask"))
 
     def unchecked_forward(
         self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None,

@@ -73,25 +73,26 @@ class Transformer(nn.Module):
         self.decoder_norm = nn.LayerNorm(d_model)
 
     def check_input(
-        self, name: str, x: torch.Tensor, mask: torch.Tensor | None, num_keys: int | None = None
+        self, name: str, x: torch.Tensor, mask: torch.Tensor | None, num_keys: int | None = None,
+        mask_name: str = "mask",
     ) -> tuple[torch.Tensor | None, int]:
         """Check `(batch, T, d_model)` and a mask over `(T, num_keys or T)`; return (mask, T).
 
         The mask comes back as `mask_for_heads` makes it, ready for `unchecked_encode`
-        and `unchecked_decode`.
+        and `unchecked_decode`; errors call it `mask_name`.
         """
         norm = self.encoder_norm  # its size is d_model, its dtype the model's, even with no layers
         check_model_input(name, x, "d_model", norm.normalized_shape[0], norm.weight)
         batch, length = x.shape[0], x.shape[1]
         keys = length if num_keys is None else num_keys
-        return mask_for_heads(mask, batch, self.num_heads, length, keys), length
+        return mask_for_heads(mask, batch, self.num_heads, length, keys, mask_name), length
 
     def encode(
         self, source: torch.Tensor, source_mask: torch.Tensor | None = None,
         *, need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, S, d_model)` -> memory `(batch, S, d_model)`; source_mask e.g. padding `(batch, 1, S)`."""
-        source_mask, _ = self.check_input("source", source, source_mask)
+        source_mask, _ = self.check_input("source", source, source_mask, mask_name="source_mask")
         return self.unchecked_encode(source, source_mask, check_bool("need_weights", need_weights))
 
     def unchecked_encode(self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool) -> torch.Tensor:
@@ -110,10 +111,10 @@ class Transformer(nn.Module):
         need_weights: bool = False,
     ) -> torch.Tensor:
         """`(batch, T, d_model)` and memory `(batch, S, d_model)` -> `(batch, T, d_model)`."""
-        target_mask, _ = self.check_input("target", target, target_mask)
+        target_mask, _ = self.check_input("target", target, target_mask, mask_name="target_mask")
         _, memory_length = self.check_input("memory", memory, None)
         check_same_batch(target=target.shape, memory=memory.shape)
-        memory_mask, _ = self.check_input("target", target, memory_mask, memory_length)
+        memory_mask, _ = self.check_input("target", target, memory_mask, memory_length, "memory_mask")
         return self.unchecked_decode(target, memory, target_mask, memory_mask,
                             check_bool("need_weights", need_weights))
 
@@ -151,9 +152,9 @@ class Transformer(nn.Module):
         Returns:
             `(batch, T, d_model)`.
         """
-        source_mask, source_length = self.check_input("source", source, source_mask)
-        target_mask, _ = self.check_input("target", target, target_mask)
-        memory_mask, _ = self.check_input("target", target, memory_mask, source_length)
+        source_mask, source_length = self.check_input("source", source, source_mask, mask_name="source_mask")
+        target_mask, _ = self.check_input("target", target, target_mask, mask_name="target_mask")
+        memory_mask, _ = self.check_input("target", target, memory_mask, source_length, "memory_mask")
         check_same_batch(source=source.shape, target=target.shape)
         need_weights = check_bool("need_weights", need_weights)
         memory = self.unchecked_encode(source, source_mask, need_weights)

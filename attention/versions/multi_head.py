@@ -64,19 +64,20 @@ def fused_attention(
 
 
 def mask_for_heads(
-    mask: torch.Tensor | None, batch: int, num_heads: int, num_queries: int, num_keys: int
+    mask: torch.Tensor | None, batch: int, num_heads: int, num_queries: int, num_keys: int,
+    name: str = "mask",
 ) -> torch.Tensor | None:
     """Check `mask` and return it as 4 dims, broadcastable to `(batch, heads, Tq, Tk)`.
 
     A mask of up to 3 dims (`(Tk,)`, `(Tq, Tk)`, `(batch, 1 or Tq, Tk)`) is
     shared by all heads; one of 4 dims, `(batch, heads, Tq, Tk)`, may differ
-    between heads.
+    between heads. Errors call the mask `name`.
     """
     if mask is None:
         return None
     if isinstance(mask, torch.Tensor) and mask.ndim == 4:
-        return check_mask_tensor(mask, (batch, num_heads, num_queries, num_keys))
-    check_mask_tensor(mask, (batch, num_queries, num_keys))
+        return check_mask_tensor(mask, (batch, num_heads, num_queries, num_keys), name)
+    check_mask_tensor(mask, (batch, num_queries, num_keys), name)
     mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)  # (batch or 1, Tq or 1, Tk or 1)
     return mask.unsqueeze(1)  # (batch or 1, 1, Tq or 1, Tk or 1): the same for every head
 
