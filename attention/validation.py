@@ -67,7 +67,10 @@ def check_real(name: str, value: object) -> float:
     """Return `value` as a float; TypeError unless it is a real number (not a bool)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float, got {value}") from None
 
 
 def check_positive_real(name: str, value: object) -> float:
@@ -311,7 +314,10 @@ def as_mask_array(mask: Any, scores_shape: Shape, name: str = "mask") -> np.ndar
     """Return `mask` as a boolean array checked to broadcast to the scores."""
     if getattr(mask, "requires_grad", False):
         as_float_array(name, mask)  # the same TypeError as for any other input
-    array = np.asarray(mask)
+    try:
+        array = np.asarray(mask)
+    except (TypeError, ValueError) as error:  # a ragged list, say
+        raise TypeError(f"{name} must be an array of booleans, got {type(mask).__name__}") from error
     check_mask(array.shape, array.dtype, array.dtype == np.bool_, scores_shape, name)
     return array
 
@@ -405,8 +411,11 @@ def check_token_ids(name: str, tokens: object, vocab_size: int) -> Any:
 
 
 def check_dropout_module(dropout: object) -> None:
-    """Raise TypeError unless `dropout` is None or callable (a module such as nn.Dropout(0.1))."""
-    if dropout is not None and not callable(dropout):
+    """Raise TypeError unless `dropout` is None or callable (a module such as nn.Dropout(0.1)).
+
+    A class is refused: `nn.Dropout` itself, not an instance, would take the weights for its `p`.
+    """
+    if dropout is not None and (not callable(dropout) or isinstance(dropout, type)):
         raise TypeError(
             f"dropout must be a module applied to the weights, such as nn.Dropout({dropout!r}), "
             f"or None; got {type(dropout).__name__} {dropout!r}"

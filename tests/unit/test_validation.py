@@ -118,6 +118,7 @@ BAD = [
     ("check_real/numpy-bool", args("lr", np.bool_(True)), TypeError, r"lr must be a real number, got .*True"),
     ("check_real/complex", args("lr", 1j), TypeError, r"lr must be a real number, got 1j"),
     ("check_real/array", args("lr", np.array(0.5)), TypeError, r"lr must be a real number, got array\(0\.5\)"),
+    ("check_real/huge-int", args("lr", 10**400), ValueError, r"lr is too large for a float, got 1000"),
     ("check_positive_real/zero", args("eps", 0.0), ValueError, r"eps must be positive and finite, got 0\.0"),
     ("check_positive_real/numpy-inf", args("eps", np.float32(np.inf)), ValueError, r"eps must be positive and finite, got inf"),
     ("check_positive_real/bool", args("eps", True), TypeError, r"eps must be a real number, got True"),
@@ -169,6 +170,7 @@ BAD = [
     ("as_mask_array/float", args(np.ones((2, 3)), (2, 3)), TypeError, r"mask must be boolean .*got dtype float64"),
     ("as_mask_array/ints", args([[1, 0]], (1, 2)), TypeError, r"mask must be boolean .*got dtype int64"),
     ("as_mask_array/shape", args(np.ones((3, 2), bool), (2, 3)), ValueError, r"mask of shape \(3, 2\) does not broadcast to the scores of shape \(2, 3\)"),
+    ("as_mask_array/ragged", args([[True], [True, False]], (2, 2)), TypeError, r"mask must be an array of booleans, got list"),
     ("as_mask_array/grad", args(torch.ones(2, requires_grad=True), (2,)), TypeError, r"mask is a torch tensor that requires grad"),
     ("check_float_tensor/long", args("scores", t(2, 3, dtype=LONG)), TypeError, r"scores must be floating point, got dtype torch\.int64"),
     ("check_float_tensor/complex", args("x", t(2, dtype=torch.complex64)), TypeError, r"x must be floating point, got dtype torch\.complex64"),
@@ -194,6 +196,7 @@ BAD = [
     ("check_token_ids/negative", args("source", torch.tensor([[-1, 3]]), 20), ValueError, r"source ids must lie in \[0, 20\), got ids from -1 to 3"),
     ("check_token_ids/int32", args("tokens", t(1, 2, dtype=torch.int32), 20), TypeError, r"tokens must be an int64 torch\.Tensor of token ids, got torch\.int32"),
     ("check_token_ids/1d", args("tokens", torch.tensor([1, 2]), 20), ValueError, r"tokens must have shape \(batch, positions\), got \(2,\)"),
+    ("check_dropout_module/class", args(nn.Dropout), TypeError, r"dropout must be a module .*got type"),
     ("check_dropout_module/float", args(0.1), TypeError, r"dropout must be a module .*nn\.Dropout\(0\.1\).*got float 0\.1"),
 ]
 
