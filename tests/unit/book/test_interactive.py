@@ -81,6 +81,14 @@ def test_an_altair_chart_gets_the_whole_book_look(figure):
     assert colours <= {INK, "none", "transparent", *COLORS}
 
 
+def test_no_ink_of_vegas_own_in_a_heatmap_with_a_gradient_legend():
+    """Grey frames and outlines (Vega's #ddd, #888...) would not follow the page's theme."""
+    made = alt.Chart(alt.Data(values=FRAMES)).mark_rect().encode(x="k:O", color="y:Q")
+    svg = interactive_figure(made.add_params(param()).properties(width=40, height=30), "d").static_svg
+    inks = set(re.findall(r'stroke="([^"]+)"', svg))
+    assert inks <= {INK, "none", "transparent"}, inks
+
+
 def test_the_callers_config_wins_over_the_books():
     spec = {**chart().to_dict(), "config": {"font": "serif", "axis": {"labelColor": "red"}}}
     config = interactive_figure(spec, "d").spec["config"]
