@@ -3,11 +3,12 @@
 nbclient executes each chapter (a jupytext `.py` file in docs/chapters/) into a plain
 notebook, `.cache/chapters/<name>.<key>.ipynb`, for any renderer, next to the download
 (`.download`: the source as a notebook). The key hashes all the outputs depend on: the
-chapter, every file of `attention` (code and data), requirements.txt and the kernels'
-environment. Chapters without their notebook run at the same time, `BOOK_BUILD_WORKERS`
-kernels (0 or unset: one per core), each a warm fork (hooks/kernel_forks.py), while
-the other pages render; their pages render last, waiting for them. A cell that raises
-fails the build, naming the chapter and cell, with its traceback.
+chapter, every file of `attention` (code and data), requirements.txt, the kernels'
+environment and the code that runs them (this file and hooks/kernel_forks.py). Chapters
+without their notebook run at the same time, `BOOK_BUILD_WORKERS` kernels (0 or unset:
+one per core), each a warm fork (hooks/kernel_forks.py), while the other pages render;
+their pages render last, waiting for them. A cell that raises fails the build, naming
+the chapter and cell, with its traceback.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def inputs_hash() -> bytes:
     """What every chapter's outputs depend on, besides the chapter itself."""
     digest = hashlib.sha256()
     package = [p for p in sorted((ROOT / "attention").rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
-    for path in package + [ROOT / "requirements.txt"]:
+    runner = [Path(__file__).resolve(), Path(kernel_forks.__file__).resolve()]  # a fix to how chapters run reruns them
+    for path in package + [ROOT / "requirements.txt"] + runner:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.digest() + repr(KERNEL_ENV).encode()
 

@@ -1,5 +1,5 @@
 """The build itself: a failing chapter fails it, a bad link fails it, and the
-chapter cache follows the package.
+chapter cache follows the package and the code that runs the chapters.
 
 Each test builds a one-chapter book in a temporary folder with the book's own
 mkdocs.yml (plugins, hooks, options) and only the nav changed.
@@ -135,6 +135,12 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     changed = build(book)
     assert changed.returncode == 0
     assert RAN in changed.stderr
+
+    forks = book / "hooks" / "kernel_forks.py"  # a fix to how kernels run must not meet old outputs
+    forks.write_text(forks.read_text() + "\n# an edit to the kernels\n")
+    rerun = build(book)
+    assert rerun.returncode == 0
+    assert RAN in rerun.stderr
 
 
 FIGURES_CHAPTER = """
