@@ -37,8 +37,10 @@ from mkdocs.utils import get_relative_url
 log = logging.getLogger("mkdocs.hooks.chapter_pages")
 
 SHARED_CSS_DIR = "assets/notebook"
-PAGES = Path(__file__).resolve().parent.parent / ".cache" / "pages"  # this stage's output, per page
-STAGE = Path(__file__).read_text(encoding="utf-8")  # its code: a change to it misses the cache
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / ".cache" / "pages"  # this stage's output, per page
+# Its code and the versions of what it uses (BeautifulSoup...): a change to either misses the cache.
+STAGE = [Path(__file__).read_text(encoding="utf-8"), (ROOT / "requirements.txt").read_text(encoding="utf-8")]
 SVG_DATA = "data:image/svg+xml;base64,"
 _figures: dict[str, list[str]] = {}  # page -> its figures' SVG, until on_post_page
 _used: set[Path] = set()  # this build's entries of the cache; `on_post_build` drops the others

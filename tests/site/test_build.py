@@ -142,6 +142,12 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     assert rerun.returncode == 0
     assert RAN in rerun.stderr
 
+    pages = set((book / ".cache" / "pages").glob("*.json"))  # the HTML stage's output per page
+    requirements = book / "requirements.txt"  # say, a new BeautifulSoup
+    requirements.write_text(requirements.read_text() + "\n# an edit to the requirements\n")
+    assert build(book).returncode == 0
+    assert pages and set((book / ".cache" / "pages").glob("*.json")).isdisjoint(pages)
+
 
 FIGURES_CHAPTER = """
 # %% [markdown]
