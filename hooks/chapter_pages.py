@@ -14,7 +14,7 @@
   after the search index), so their ink takes the theme's text colour; each is named
   by its caption.
 What this stage makes of a page is kept in .cache/pages/, keyed on its input HTML, the
-book's files and this file's code, so a rebuild parses only the chapters that changed.
+book's files, this file's code and requirements.txt: a rebuild parses only what changed.
 """
 
 from __future__ import annotations
