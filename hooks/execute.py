@@ -49,7 +49,7 @@ def inputs_hash() -> bytes:
     """What every chapter's outputs depend on, besides the chapter itself."""
     digest = hashlib.sha256()
     package = [p for p in sorted((ROOT / "attention").rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
-    runner = [Path(__file__).resolve(), Path(kernel_forks.__file__).resolve()]  # a fix to how chapters run reruns them
+    runner = [Path(__file__).resolve(), Path(kernel_forks.__file__).resolve()]  # how chapters run
     for path in package + [ROOT / "requirements.txt"] + runner:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.digest() + repr(KERNEL_ENV).encode()

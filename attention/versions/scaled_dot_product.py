@@ -23,14 +23,13 @@ from attention.validation import (
     check_scale,
 )
 
-# Half-precision scores overflow (65504 is float16's largest value) long before
-# their softmax is in any danger, so scores are computed in float32 for them.
-_WIDER = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
-
-
 def score_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype attention scores are computed in for inputs of `dtype`: float32 for half precision."""
-    return _WIDER.get(dtype, dtype)
+    """The dtype attention scores are computed in for inputs of `dtype`: float32 for half precision.
+
+    Half-precision scores overflow (65504 is float16's largest value) long before
+    their softmax is in any danger.
+    """
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def masked_softmax(
