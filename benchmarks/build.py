@@ -34,9 +34,9 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "site"))
-sys.path.insert(0, str(ROOT / "hooks"))
-import kernel_forks  # noqa: E402
-from execute import KERNEL_ENV, source_notebook  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from executor import kernel_forks  # noqa: E402
+from executor.chapters import KERNEL_ENV, source_notebook  # noqa: E402
 from site_helpers import CHAPTERS, build_site, chapter_page, page_weight  # noqa: E402
 
 BUDGET_COLD_S, BUDGET_REBUILD_S, BUDGET_PAGE_KB, BUDGET_CHAPTER_S = 56, 8, 300, 15

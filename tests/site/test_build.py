@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 from mkdocs.utils.yaml import yaml_load
@@ -32,7 +33,7 @@ HEADER = """# ---
 
 def make_book(folder: Path, chapter_body: str) -> Path:
     """A copy of the book's machinery with one chapter, `chapters/01_tiny.py`."""
-    for name in ("hooks", "attention", "overrides"):
+    for name in ("hooks", "executor", "attention", "overrides"):
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("requirements.txt", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, folder / name)
@@ -83,6 +84,37 @@ def test_a_chapter_that_raises_fails_the_build(tmp_path, workers):
     assert result.returncode != 0
     assert "a deliberate failure in a chapter" in result.stderr
     assert "01_tiny.py, cell 1 raised" in result.stderr
+
+
+RUN_WITHOUT_MKDOCS = """
+import asyncio, sys
+from pathlib import Path
+from executor import chapters, kernel_forks
+chapter, target = Path(sys.argv[1]), Path(sys.argv[2])
+forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""
+print(asyncio.run(chapters.execute(chapter, target, asyncio.Semaphore(1), forks)))
+print(sorted({name.split(".")[0] for name in sys.modules} & {"mkdocs", "material", "mkdocs_jupyter"}))
+"""
+
+
+def test_stage_one_runs_a_chapter_without_mkdocs(tmp_path):
+    """executor/ alone turns a chapter into its executed notebook (the exit plan: another
+    renderer drives it as hooks/execute.py does), and a failing cell names its chapter."""
+    book = make_book(tmp_path, "\n# %%\nprint(6 * 7)\n")
+    chapter, target = book / "docs" / "chapters" / "01_tiny.py", tmp_path / "out" / "01_tiny.ipynb"
+    result = subprocess.run([sys.executable, "-c", RUN_WITHOUT_MKDOCS, str(chapter), str(target)],
+                            cwd=book, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "[]"  # nothing of MkDocs was imported
+    executed = nbformat.read(target, as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "42\n"
+    assert nbformat.read(target.with_suffix(".download"), as_version=4).cells[-1].get("outputs") == []
+
+    chapter.write_text(chapter.read_text() + '\n# %%\nraise ValueError("no")\n')
+    failed = subprocess.run([sys.executable, "-c", RUN_WITHOUT_MKDOCS, str(chapter), str(tmp_path / "failed.ipynb")],
+                            cwd=book, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0 and "ChapterError: 01_tiny.py, cell 2 raised" in failed.stderr
+    assert not (tmp_path / "failed.ipynb").exists()
 
 
 def test_a_chapter_that_exclude_docs_names_never_runs(tmp_path):
@@ -136,7 +168,7 @@ def test_chapters_rerun_when_the_package_changes_and_only_then(tmp_path):
     assert changed.returncode == 0
     assert RAN in changed.stderr
 
-    forks = book / "hooks" / "kernel_forks.py"  # a fix to how kernels run must not meet old outputs
+    forks = book / "executor" / "kernel_forks.py"  # a fix to how kernels run must not meet old outputs
     forks.write_text(forks.read_text() + "\n# an edit to the kernels\n")
     rerun = build(book)
     assert rerun.returncode == 0

@@ -1,7 +1,7 @@
 """Every chapter runs from top to bottom as the notebook a reader downloads,
 and draws the same figures as the build did.
 
-The run here and the build's run (the executed notebook hooks/execute.py keeps
+The run here and the build's run (the executed notebook executor/chapters.py keeps
 in .cache/chapters/) are two independent executions of the chapter, so comparing
 their figures byte for byte shows that a chapter's figures are the same on every
 build. Cells tagged `measured` (timings and
@@ -19,8 +19,8 @@ from nbclient import NotebookClient
 
 from site_helpers import CHAPTERS, ROOT, chapter_page
 
-sys.path.insert(0, str(ROOT / "hooks"))
-from execute import executed_path, inputs_hash  # noqa: E402  (the build's first stage)
+sys.path.insert(0, str(ROOT))
+from executor.chapters import executed_path, inputs_hash  # noqa: E402  (the build's first stage)
 
 
 def figures(notebook: nbformat.NotebookNode, *, measured: bool) -> list[str]:

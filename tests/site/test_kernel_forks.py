@@ -1,4 +1,4 @@
-"""The build's kernels (hooks/kernel_forks.py): forks of a preloaded process that behave
+"""The build's kernels (executor/kernel_forks.py): forks of a preloaded process that behave
 like the fresh kernels they replace, share nothing, and stop when they are stopped."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "hooks"))
-import kernel_forks  # noqa: E402
-from execute import KERNEL_ENV  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from executor import kernel_forks  # noqa: E402
+from executor.chapters import KERNEL_ENV  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ CHILDREN = """
 import os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-import kernel_forks
+from executor import kernel_forks
 print(os.path.dirname(kernel_forks.serve_forks()))
 time.sleep(0.5)
 def parent(stat):
@@ -110,7 +110,7 @@ if sys.argv[2] == "killed":
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
 @pytest.mark.parametrize("ending", ["exits", "killed"])
 def test_the_fork_server_ends_with_its_build_and_leaves_nothing(ending):
-    build = subprocess.run([sys.executable, "-c", CHILDREN, str(ROOT / "hooks"), ending], timeout=60,
+    build = subprocess.run([sys.executable, "-c", CHILDREN, str(ROOT), ending], timeout=60,
                            capture_output=True, text=True)
     assert build.returncode == (-15 if ending == "killed" else 0), build.stderr
     folder, children = build.stdout.splitlines()
