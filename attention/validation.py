@@ -248,9 +248,13 @@ def check_causal_sizes(num_queries: object, num_keys: object | None) -> tuple[in
     return num_queries, num_keys
 
 
-def check_lengths(lengths: Sequence[object], max_len: object) -> list[int]:
-    """Return the sequence lengths as ints, each checked to lie in [0, max_len]."""
+def check_lengths(lengths: Sequence[object] | np.ndarray, max_len: object) -> list[int]:
+    """Return the sequence lengths (a sequence or 1-D array) as ints, each in [0, max_len]."""
     max_len = check_count("max_len", max_len)
+    if isinstance(lengths, np.ndarray) and lengths.ndim == 1:
+        lengths = lengths.tolist()
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence):
+        raise TypeError(f"lengths must be a sequence of ints, one per sequence, got {type(lengths).__name__}")
     checked = []
     for i, length in enumerate(lengths):
         length = check_integer(f"lengths[{i}]", length)
@@ -288,9 +292,7 @@ def as_float_array(name: str, x: Any, *, finite: bool = False) -> np.ndarray:
         array = np.asarray(x)
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}") from error
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number) or np.issubdtype(
-        array.dtype, np.complexfloating
-    ):
+    if array.dtype.kind not in "iuf":  # NumPy counts timedelta64 among its integers
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)

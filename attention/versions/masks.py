@@ -77,7 +77,7 @@ def padding_mask(
         check_lengths(lengths.tolist(), max_len)
         lengths_tensor = lengths
     else:
-        lengths_tensor = torch.tensor(check_lengths(list(lengths), max_len), dtype=torch.long)
+        lengths_tensor = torch.tensor(check_lengths(lengths, max_len), dtype=torch.long)
     positions = torch.arange(max_len, device=lengths_tensor.device)  # (max_len,)
     mask = positions < lengths_tensor[:, None]  # (batch, max_len)
     return mask[:, None, :]  # (batch, 1, max_len)
