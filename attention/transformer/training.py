@@ -8,7 +8,7 @@ fresh batch from the task at each step, never from the held-out share.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -56,6 +56,15 @@ class Adam:
         self, parameters: Iterable[torch.Tensor], betas: tuple[float, float] = (0.9, 0.98),
         eps: float = 1e-9,
     ) -> None:
+        if isinstance(parameters, torch.Tensor) or not isinstance(parameters, Iterable):
+            raise TypeError(f"parameters must be an iterable of tensors, such as model.parameters(), "
+                            f"got {type(parameters).__name__}")
+        parameters = list(parameters)
+        for i, p in enumerate(parameters):
+            if not isinstance(p, torch.Tensor):
+                raise TypeError(f"parameters[{i}] must be a torch.Tensor, got {type(p).__name__}")
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         beta1, beta2 = (check_real("betas", beta) for beta in betas)
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"betas must lie in [0, 1), got {tuple(betas)}")
