@@ -3,7 +3,8 @@
 One table of calls, over every public function and module of the package (the
 names of `attention.__all__` and the public names of each module), each with
 the error it must raise and a pattern its message must match. A last test
-checks that the table leaves no public name out.
+checks that the table leaves no public name out. Part V's rows are in
+tests/unit/modern/bad_input_cases.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 import attention
+from unit.modern import bad_input_cases as part_v
 from attention import (
     AdditiveAttention,
     CrossAttention,
@@ -351,7 +353,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("call", "error", "pattern"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+ALL_CASES = CASES + part_v.CASES
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), [c[1:] for c in ALL_CASES], ids=[c[0] for c in ALL_CASES])
 def test_bad_input_raises_a_clear_error(call, error, pattern):
     with pytest.raises((ValueError, TypeError)) as raised:
         call()
@@ -362,7 +367,7 @@ def test_bad_input_raises_a_clear_error(call, error, pattern):
 
 
 def test_the_case_ids_are_unique():
-    ids = [c[0] for c in CASES]
+    ids = [c[0] for c in ALL_CASES]
     assert len(ids) == len(set(ids))
 
 
@@ -384,10 +389,8 @@ NOT_IN_THE_TABLE = {
 }
 
 
-# The modules of the book's attention, up to Part IV. Later parts' modules
-# (attention.modern, the RNN encoder-decoder, the Transformer families) are not in
-# the table yet.
-MODULES = [
+# The modules of the book's attention (Part V's are in part_v.MODULES).
+MODULES = part_v.MODULES + [
     "foundations.softmax", "foundations.kernel_regression",
     "versions.additive", "versions.scaled_dot_product", "versions.numpy_attention",
     "versions.masks", "versions.cross_attention", "versions.self_attention",
@@ -415,8 +418,8 @@ def public_names() -> set[str]:
 
 
 def test_every_public_name_has_a_bad_input_case():
-    covered = {c[0].split("/")[0] for c in CASES}
-    aliases = {  # case prefixes that stand for a public name
+    covered = {c[0].split("/")[0] for c in ALL_CASES}
+    aliases = part_v.ALIASES | {  # case prefixes that stand for a public name
         "numpy_causal": "numpy_causal_mask", "numpy_padding": "numpy_padding_mask",
         "numpy_sdpa": "numpy_scaled_dot_product_attention", "sdpa": "scaled_dot_product_attention",
         "tiled": "tiled_attention", "gqa_fn": "grouped_query_attention", "gqa": "GroupedQueryAttention",
@@ -433,5 +436,5 @@ def test_every_public_name_has_a_bad_input_case():
         "nadaraya": "nadaraya_watson", "regression": "make_regression_data", "target": "target_function",
     }
     covered = {aliases.get(prefix, prefix) for prefix in covered}
-    missing = public_names() - covered - NOT_IN_THE_TABLE
+    missing = public_names() - covered - NOT_IN_THE_TABLE - part_v.NOT_IN_THE_TABLE
     assert not missing, f"public names without a bad-input case: {sorted(missing)}"
