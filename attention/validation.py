@@ -101,6 +101,15 @@ def check_bool(name: str, value: object) -> bool:
     return bool(value)
 
 
+def check_generator(generator: object) -> Any:
+    """Return `generator`, or raise TypeError unless it is a torch.Generator (seed it)."""
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return generator
+
+
 def check_dim(name: str, dim: object, shape: Shape) -> int:
     """Return `dim` as a non-negative index into `shape`, or raise naming both."""
     dim = check_integer(name, dim)

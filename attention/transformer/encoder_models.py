@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from attention.transformer.layers import EncoderLayer
-from attention.validation import check_count
+from attention.validation import (
+    check_count, check_generator, check_positive, check_probability, check_token_ids,
+)
 
 PAD, MASK = 0, 1  # token ids; digit d is d + NUM_SPECIAL
 NUM_SPECIAL = 2
@@ -52,8 +54,11 @@ def make_palindromes(
                 [ 9,  5,  5,  9,  0,  0,  0,  0]])
     """
     count = check_count("count", count)
-    if not 1 <= min_half <= max_half:
+    check_generator(generator)
+    min_half, max_half = check_positive("min_half", min_half), check_positive("max_half", max_half)
+    if min_half > max_half:
         raise ValueError(f"need 1 <= min_half <= max_half, got {min_half} and {max_half}")
+    num_digits = check_positive("num_digits", num_digits)
     halves = torch.randint(min_half, max_half + 1, (count,), generator=generator)  # (count,)
     digits = torch.randint(0, num_digits, (count, max_half), generator=generator) + NUM_SPECIAL
     length = 2 * max_half
@@ -94,12 +99,13 @@ def mask_tokens(
         >>> targets.tolist()     # what the model must predict there
         [[5, 6, -100, 8, -100, -100]]
     """
-    if tokens.ndim != 2 or tokens.dtype != torch.long:
-        raise ValueError(
-            f"tokens must be int64 of shape (batch, T), got {tokens.dtype} {tuple(tokens.shape)}"
-        )
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must lie in [0, 1], got {probability}")
+    num_special = check_count("num_special", num_special)
+    vocab_size = check_count("vocab_size", vocab_size)
+    if vocab_size <= num_special:
+        raise ValueError(f"vocab_size={vocab_size} leaves no ordinary token above num_special={num_special}")
+    check_token_ids("tokens", tokens, vocab_size)
+    check_generator(generator)
+    probability = check_probability("probability", probability)
     real = tokens != pad_token  # (batch, T)
     draw = torch.rand(tokens.shape, generator=generator)  # (batch, T)
     chosen = real & (draw < probability)
@@ -145,8 +151,8 @@ class MaskedLanguageModel(nn.Module):
         max_len: int, pad_token: int = PAD,
     ) -> None:
         super().__init__()
-        self.vocab_size = check_count("vocab_size", vocab_size)
-        self.max_len = check_count("max_len", max_len)
+        self.vocab_size = check_positive("vocab_size", vocab_size)
+        self.max_len = check_positive("max_len", max_len)
         self.pad_token = pad_token
         self.token_embedding = nn.Embedding(vocab_size, d_model)
         self.position_embedding = nn.Embedding(max_len, d_model)
@@ -163,19 +169,10 @@ class MaskedLanguageModel(nn.Module):
         Padding (`pad_token`) is hidden from every query, so the outputs at real
         positions do not depend on what the padded positions hold.
         """
-        if tokens.ndim != 2 or tokens.dtype != torch.long:
-            raise ValueError(
-                f"tokens must be int64 of shape (batch, T), got {tokens.dtype} "
-                f"{tuple(tokens.shape)}"
-            )
+        check_token_ids("tokens", tokens, self.vocab_size)
         length = tokens.shape[1]
         if length > self.max_len:
             raise ValueError(f"tokens has {length} positions, more than max_len={self.max_len}")
-        if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < self.vocab_size:
-            raise ValueError(
-                f"token ids must lie in [0, {self.vocab_size}), "
-                f"got ids from {int(tokens.min())} to {int(tokens.max())}"
-            )
         mask = (tokens != self.pad_token)[:, None, :]  # (batch, 1, T): True at real keys
         x = self.token_embedding(tokens) + self.position_embedding.weight[:length]  # (batch, T, d)
         for layer in self.layers:
@@ -187,5 +184,12 @@ def masked_lm_loss(
     model: MaskedLanguageModel, inputs: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
     """Mean cross-entropy at the chosen positions (targets != IGNORE) only."""
+    if not isinstance(model, MaskedLanguageModel):
+        raise TypeError(f"model must be a MaskedLanguageModel, got {type(model).__name__}")
+    check_token_ids("inputs", inputs, model.vocab_size)
+    if not isinstance(targets, torch.Tensor) or targets.dtype != torch.long:
+        raise TypeError(f"targets must be an int64 torch.Tensor, got {getattr(targets, 'dtype', type(targets).__name__)}")
+    if targets.shape != inputs.shape:
+        raise ValueError(f"targets must have the inputs' shape {tuple(inputs.shape)}, got {tuple(targets.shape)}")
     logits = model(inputs)  # (batch, T, vocab)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)

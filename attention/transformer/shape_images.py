@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from attention.validation import check_count
+from attention.validation import check_count, check_generator, check_real
 
 SHAPE_NAMES = ("horizontal bar", "vertical bar", "diagonal", "square")
 
@@ -73,8 +73,9 @@ def make_shape_images(
     image_size = check_count("image_size", image_size)
     if image_size < 8:
         raise ValueError(f"image_size must be at least 8, got {image_size}")
-    if not noise >= 0:
+    if not check_real("noise", noise) >= 0:
         raise ValueError(f"noise must be non-negative, got {noise}")
+    check_generator(generator)
     labels = torch.arange(count) % len(SHAPE_NAMES)
     labels = labels[torch.randperm(count, generator=generator)]  # (count,)
     images = torch.stack([_draw(int(k), image_size, generator) for k in labels])

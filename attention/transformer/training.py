@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from attention.transformer.seq2seq import Seq2SeqTransformer, greedy_decode
 from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_input
 from attention.validation import (
+    check_generator,
     check_count,
     check_positive,
     check_positive_real,
@@ -169,8 +170,7 @@ def train(
         raise TypeError(f"model must be an nn.Module (a sequence-to-sequence model), got {type(model).__name__}")
     if not isinstance(task, DigitTask):
         raise TypeError(f"task must be a DigitTask, got {type(task).__name__}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_generator(generator)
     steps = check_count("steps", steps)
     batch_size = check_positive("batch_size", batch_size)
     lr = check_positive_real("lr", lr)

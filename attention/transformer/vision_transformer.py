@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 from attention.transformer.layers import EncoderLayer
-from attention.validation import check_count
-from attention.validation import check_float_tensor
+from attention.validation import (
+    check_bool, check_count, check_float_tensor, check_module_dtype, check_positive,
+)
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -114,7 +115,8 @@ class VisionTransformer(nn.Module):
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
         self.image_size, self.patch_size = image_size, patch_size
-        self.channels = check_count("channels", channels)
+        self.channels = check_positive("channels", channels)
+        num_classes, positions = check_positive("num_classes", num_classes), check_bool("positions", positions)
         self.pool = pool
         self.num_patches = (image_size // patch_size) ** 2
         self.embed = nn.Linear(self.channels * patch_size * patch_size, d_model)
@@ -134,6 +136,7 @@ class VisionTransformer(nn.Module):
 
     def _check_images(self, images: torch.Tensor) -> None:
         check_float_tensor("images", images)
+        check_module_dtype("images", images, self.embed.weight)
         expected = (self.channels, self.image_size, self.image_size)
         if images.ndim != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(

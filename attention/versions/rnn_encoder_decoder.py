@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attention.versions.additive import AdditiveAttention
-from attention.validation import check_float_tensor
+from attention.validation import check_float_tensor, check_integer, check_positive
 
 
 def check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
@@ -45,7 +45,8 @@ def check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
 
 def source_lengths(source: torch.Tensor, pad_token: int) -> torch.Tensor:
     """The number of real tokens of each `(batch, S)` source, checked to be padded on the right."""
-    real = source != pad_token  # (batch, S)
+    check_tokens("source", source, vocab_size=torch.iinfo(torch.long).max)
+    real = source != check_integer("pad_token", pad_token)  # (batch, S)
     lengths = real.sum(dim=1)  # (batch,)
     right_padded = torch.arange(source.shape[1], device=source.device) < lengths[:, None]
     if not torch.equal(real, right_padded):
@@ -80,8 +81,12 @@ class BidirectionalGRUEncoder(nn.Module):
         self, vocab_size: int, embedding_size: int, hidden_size: int, pad_token: int = 0
     ) -> None:
         super().__init__()
-        self.vocab_size = vocab_size
-        self.pad_token = pad_token
+        self.vocab_size = vocab_size = check_positive("vocab_size", vocab_size)
+        self.pad_token = pad_token = check_integer("pad_token", pad_token)
+        if not 0 <= pad_token < vocab_size:
+            raise ValueError(f"pad_token={pad_token} must be a token id in [0, vocab_size={vocab_size})")
+        embedding_size = check_positive("embedding_size", embedding_size)
+        hidden_size = check_positive("hidden_size", hidden_size)
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.gru = nn.GRU(embedding_size, hidden_size, batch_first=True, bidirectional=True)
 
@@ -130,6 +135,12 @@ class GRUDecoder(nn.Module):
         attention_size: int | None = None,
     ) -> None:
         super().__init__()
+        vocab_size = check_positive("vocab_size", vocab_size)
+        embedding_size = check_positive("embedding_size", embedding_size)
+        hidden_size = check_positive("hidden_size", hidden_size)
+        context_size = check_positive("context_size", context_size)
+        if attention_size is not None:
+            attention_size = check_positive("attention_size", attention_size)
         self.vocab_size, self.hidden_size, self.context_size = vocab_size, hidden_size, context_size
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.init_state = nn.Linear(context_size, hidden_size)  # q_0 = tanh(W s + b)

@@ -16,6 +16,7 @@ from attention import validation
 
 F32, F64, LONG = torch.float32, torch.float64, torch.long
 INF, NAN = float("inf"), float("nan")
+GENERATOR = torch.Generator()
 SETTINGS = settings(max_examples=60, deadline=None)
 
 
@@ -53,6 +54,7 @@ GOOD = [
     ("check_probability/numpy-float32", args("dropout", np.float32(0.5)), 0.5),
     ("check_bool/true", args("causal", True), True),
     ("check_bool/numpy-bool", args("causal", np.bool_(True)), True),
+    ("check_generator/generator", args(GENERATOR), GENERATOR),
     ("check_dim/last-negative", args("dim", -1, (2, 3, 4)), 2),
     ("check_dim/numpy-int64", args("dim", np.int64(-2), (2, 3)), 0),
     ("check_min_dims/two", args("query", (5, 8)), None),
@@ -127,6 +129,8 @@ BAD = [
     ("check_probability/above-one", args("dropout", 1.5), ValueError, r"dropout must lie between 0 and 1, got 1\.5"),
     ("check_probability/bool", args("dropout", True), TypeError, r"dropout must be a real number, got True"),
     ("check_bool/int", args("causal", 1), TypeError, r"causal must be True or False, got 1"),
+    ("check_generator/seed", args(0), TypeError, r"generator must be a torch.Generator, got int"),
+    ("check_generator/none", args(None), TypeError, r"generator must be a torch.Generator, got NoneType"),
     ("check_dim/too-large", args("dim", 2, (2, 3)), ValueError, r"dim=2 is out of range for shape \(2, 3\) \(2 dims\)"),
     ("check_dim/scalar-shape", args("axis", 0, ()), ValueError, r"axis=0 is out of range for shape \(\) \(0 dims\)"),
     ("check_dim/bool", args("dim", True, (2, 3)), TypeError, r"dim must be an integer, got True"),
