@@ -7,6 +7,7 @@ mkdocs.yml (plugins, hooks, options) and only the nav changed.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -267,3 +268,35 @@ def test_the_build_benchmark_finds_what_it_imports():
 
     names = runpy.run_path(str(ROOT / "benchmarks" / "build.py"), run_name="not_main")
     assert callable(names["main"]) and names["CHAPTERS"]
+
+
+def private_names_of_other_packages(source: str) -> list[str]:
+    """`_name`s the code takes from packages not its own: `from x import _y`, `x._y`
+    (the standard library's, such as `os._exit`, are documented)."""
+    own = {"attention", "executor", "execute", "chapter_pages", "book", "mathjax"} | sys.stdlib_module_names
+    tree = ast.parse(source)
+    imported: dict[str, str] = {}  # local name -> the package it comes from
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {(alias.asname or alias.name).split(".")[0]: alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            package = node.module.split(".")[0]
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_") and package not in own]
+            imported |= {alias.asname or alias.name: package for alias in node.names}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.attr.startswith("_")
+                and not node.attr.startswith("__") and imported.get(node.value.id, "attention") not in own):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_build_uses_only_public_names_of_other_packages():
+    """hooks/ and executor/ reach no private name of MkDocs, mkdocs-jupyter, nbclient...:
+    an upgrade of a plugin cannot break them silently."""
+    assert private_names_of_other_packages(
+        "from mkdocs_jupyter.plugin import _compute_cache_key\nimport nbclient\nnbclient._private()\n"
+        "from attention import _moved\n") == ["mkdocs_jupyter.plugin._compute_cache_key", "nbclient._private"]
+    code = sorted((ROOT / "hooks").glob("*.py")) + sorted((ROOT / "executor").glob("*.py"))
+    found = {path.name: private_names_of_other_packages(path.read_text()) for path in code}
+    assert not {name: names for name, names in found.items() if names}
