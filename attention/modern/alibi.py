@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from attention.validation import check_count
+from attention.validation import check_count, check_float_tensor
 from attention.modern.position_schemes import PositionScheme, check_positions
 
 
@@ -57,7 +57,7 @@ def alibi_bias(
         key_positions: `(Tk,)` integers.
 
     Returns:
-        `(heads, Tq, Tk)`, in the dtype of `slopes`; 0 where i = j.
+        `(heads, Tq, Tk)`, in the dtype and on the device of `slopes`; 0 where i = j.
 
     Examples:
         >>> alibi_bias(torch.tensor([0.5]), torch.arange(3), torch.arange(3))
@@ -67,8 +67,9 @@ def alibi_bias(
     """
     check_positions("query_positions", query_positions)
     check_positions("key_positions", key_positions)
-    if not isinstance(slopes, torch.Tensor) or slopes.ndim != 1:
+    if check_float_tensor("slopes", slopes).ndim != 1:
         raise ValueError(f"slopes must be a 1-D tensor (heads,), got {slopes!r:.60}")
+    query_positions, key_positions = query_positions.to(slopes.device), key_positions.to(slopes.device)
     distance = (query_positions[:, None] - key_positions[None, :]).abs()  # (Tq, Tk)
     return slopes[:, None, None] * (-distance).to(slopes.dtype)  # (heads, Tq, Tk); +0 at i = j
 
@@ -93,5 +94,4 @@ class ALiBiPositions(PositionScheme):
         self.register_buffer("slopes", alibi_slopes(num_heads).float())
 
     def bias(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
-        return alibi_bias(self.slopes, query_positions.to(self.slopes.device),
-                          key_positions.to(self.slopes.device))
+        return alibi_bias(self.slopes, query_positions, key_positions)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from attention.validation import check_integer
+
 TEXT_FILE = Path(__file__).with_name("book_prose.txt")
 
 # Typographic characters the chapters use, and their ASCII spelling.
@@ -75,6 +77,8 @@ def prose_of_chapter(source: str) -> list[str]:
         >>> prose_of_chapter(chapter)
         ['Softmax', 'A softmax turns scores into weights. See Chapter 2.']
     """
+    if not isinstance(source, str):
+        raise TypeError(f"source must be the text of a chapter (a str), got {type(source).__name__}")
     paragraphs = []
     for cell in _markdown_cells(source):
         cell = re.sub(r"```.*?```", " ", cell, flags=re.DOTALL)  # code blocks
@@ -94,6 +98,8 @@ def prose_of_chapter(source: str) -> list[str]:
 
 def build_text(paths: Iterable[str | Path]) -> str:
     """The prose of the chapters at `paths`, one paragraph per line, in the order given."""
+    if isinstance(paths, (str, bytes, Path)) or not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be an iterable of paths (a list, say), got {type(paths).__name__}")
     lines = []
     for path in paths:
         lines += prose_of_chapter(Path(path).read_text(encoding="utf-8"))
@@ -143,8 +149,11 @@ class CharTokenizer:
         """`text` as an int64 array of tokens, `(len(text),)`.
 
         Raises:
+            TypeError: `text` is not a str.
             ValueError: a character outside the vocabulary (it is named).
         """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         try:
             return np.array([self._index[c] for c in text], dtype=np.int64)
         except KeyError as error:
@@ -152,7 +161,13 @@ class CharTokenizer:
 
     def decode(self, tokens: Sequence[int] | np.ndarray) -> str:
         """The text of a sequence of tokens (a list, an array or a 1-D tensor)."""
-        tokens = [int(t) for t in tokens]
+        if hasattr(tokens, "ndim") and hasattr(tokens, "tolist"):  # an array or a tensor
+            if tokens.ndim != 1:
+                raise ValueError(f"tokens must be 1-D (positions,), got shape {tuple(tokens.shape)}")
+            tokens = tokens.tolist()
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+            raise TypeError(f"tokens must be a sequence of ints, got {type(tokens).__name__}")
+        tokens = [check_integer(f"tokens[{i}]", t) for i, t in enumerate(tokens)]
         bad = [t for t in tokens if not 0 <= t < len(self)]
         if bad:
             raise ValueError(f"token {bad[0]} is outside the vocabulary of {len(self)}")

@@ -35,8 +35,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from attention.validation import check_count
-from attention.modern.score_bias import biased_attention
+from attention.validation import check_bool, check_count, check_model_input, check_module_dtype
+from attention.validation import check_positive, check_real, check_token_ids
+from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.fast.kv_cache import KVCache
 from attention.modern.position_schemes import PositionScheme, check_positions, make_position_scheme
@@ -65,6 +66,9 @@ def cached_positions(cache: object) -> tuple[torch.Tensor, int]:
     """
     if isinstance(cache, KVCache):
         return torch.arange(len(cache), device=cache.keys.device), len(cache)
+    if not (hasattr(cache, "positions") and hasattr(cache, "num_seen")):
+        raise TypeError(f"cache must be a KVCache or a cache with positions and num_seen, "
+                        f"got {type(cache).__name__}")
     return cache.positions, cache.num_seen
 
 
@@ -79,6 +83,8 @@ class CausalPattern:
 
     def __call__(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
         """The mask `(Tq, Tk)`, True = may attend."""
+        check_positions("query_positions", query_positions)
+        check_positions("key_positions", key_positions)
         return key_positions[None, :] <= query_positions[:, None]
 
     def new_cache(
@@ -90,6 +96,21 @@ class CausalPattern:
 
     def __repr__(self) -> str:
         return "CausalPattern()"
+
+
+def check_pattern(pattern: object) -> Callable:
+    """Return `pattern`, or `CausalPattern()` for None; TypeError unless it is a function of positions.
+
+    Examples:
+        >>> check_pattern(None)
+        CausalPattern()
+    """
+    if pattern is None:
+        return CausalPattern()
+    if not callable(pattern) or isinstance(pattern, type):  # a class, not an instance: CausalPattern
+        raise TypeError(f"pattern must be a function (query positions, key positions) -> mask, "
+                        f"such as CausalPattern(), or None; got {pattern!r:.60}")
+    return pattern
 
 
 class CausalSelfAttention(GroupedQueryAttention):
@@ -118,20 +139,25 @@ class CausalSelfAttention(GroupedQueryAttention):
         check_float_tensor("x", x)
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        check_module_dtype("x", x, self.w_q.weight)
         if check_positions("positions", positions).shape[0] != x.shape[1]:
             raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
-        scheme = scheme or PositionScheme()
+        scheme = PositionScheme() if scheme is None else scheme
+        if not isinstance(scheme, PositionScheme):
+            raise TypeError(f"scheme must be a PositionScheme, got {type(scheme).__name__}")
+        need_weights = check_bool("need_weights", need_weights)
+        key_positions = positions  # the mask and bias come first: a bad one leaves the cache as it was
+        if cache is not None:
+            key_positions = torch.cat([cached_positions(cache)[0].to(positions.device), positions])  # (Tk,)
+        mask = check_pattern(pattern)(positions, key_positions)  # (Tq, Tk)
+        bias = scheme.bias(positions, key_positions)  # (heads, Tq, Tk) or None
+        check_mask_and_bias(mask, bias, (x.shape[0], self.num_heads, x.shape[1], len(key_positions)))
         q = scheme.rotate(self.split_heads(self.w_q(x)), positions)  # (batch, heads, T, d_head)
         k = scheme.rotate(self.split_heads(self.w_k(x)), positions)  # (batch, kv_heads, T, d_head)
         v = self.split_heads(self.w_v(x))  # (batch, kv_heads, T, d_head)
-        key_positions = positions
         if cache is not None:
-            held, _ = cached_positions(cache)
             k, v = cache.append(k, v)  # (batch, kv_heads, Tk, d_head): held, then new
-            key_positions = torch.cat([held.to(positions.device), positions])  # (Tk,)
-        mask = (pattern or CausalPattern())(positions, key_positions)  # (Tq, Tk)
-        bias = scheme.bias(positions, key_positions)  # (heads, Tq, Tk) or None
-        heads, weights = biased_attention(q, k, v, mask, bias, need_weights=need_weights)
+        heads, weights = attend_with_bias(q, k, v, mask, bias, need_weights=need_weights)
         return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
 
 
@@ -145,6 +171,8 @@ class GPTBlock(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, attention: nn.Module) -> None:
         super().__init__()
+        if not isinstance(attention, nn.Module):
+            raise TypeError(f"attention must be an nn.Module, got {type(attention).__name__}")
         self.attention_norm = nn.LayerNorm(d_model)
         self.attention = attention
         self.mlp_norm = nn.LayerNorm(d_model)
@@ -152,6 +180,9 @@ class GPTBlock(nn.Module):
         self.weights: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, **attention_options) -> torch.Tensor:
+        """`x` `(batch, T, d_model)` at `positions` `(T,)` -> `(batch, T, d_model)`."""
+        weight = self.attention_norm.weight  # (d_model,)
+        check_model_input("x", x, "d_model", weight.shape[0], weight)
         attended, self.weights = self.attention(self.attention_norm(x), positions, **attention_options)
         x = x + attended  # (batch, T, d_model)
         return x + self.mlp(self.mlp_norm(x))  # (batch, T, d_model)
@@ -200,8 +231,12 @@ class GPT(nn.Module):
         tie_embeddings: bool = True, attention: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
-        self.vocab_size = check_count("vocab_size", vocab_size)
+        self.vocab_size = check_positive("vocab_size", vocab_size)
+        d_model, num_heads = check_positive("d_model", d_model), check_positive("num_heads", num_heads)
         num_layers = check_count("num_layers", num_layers)
+        if attention is not None and not callable(attention):
+            raise TypeError(f"attention must be a function layer index -> module, "
+                            f"got {type(attention).__name__}")
         num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
         d_ff = 4 * d_model if d_ff is None else check_count("d_ff", d_ff)
         if attention is None:
@@ -210,7 +245,7 @@ class GPT(nn.Module):
         self.token_embedding = nn.Embedding(self.vocab_size, d_model)
         self.positions = make_position_scheme(positions, d_model=d_model, num_heads=num_heads,
                                               max_len=max_len)
-        self.pattern = pattern or CausalPattern()
+        self.pattern = check_pattern(pattern)
         self.blocks = nn.ModuleList(GPTBlock(d_model, d_ff, attention(i)) for i in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
         self.unembed = nn.Linear(d_model, self.vocab_size, bias=False)
@@ -246,13 +281,15 @@ class GPT(nn.Module):
             >>> [type(cache).__name__ for cache in model.new_caches(batch=1, capacity=16)]
             ['LatentCache', 'LatentCache']
         """
-        pattern = pattern or self.pattern
+        pattern = self.pattern if pattern is None else check_pattern(pattern)
         caches = []
         for block in self.blocks:
             attention = block.attention
             if getattr(attention, "makes_own_cache", False):
                 caches.append(attention.new_cache(batch, capacity))
                 continue
+            if not hasattr(pattern, "new_cache"):
+                raise TypeError(f"pattern {pattern!r:.60} has no new_cache(...) to make the caches")
             weight = attention.w_k.weight
             caches.append(pattern.new_cache(batch, attention.num_kv_heads, attention.d_head, capacity,
                                             weight.dtype, weight.device))
@@ -292,6 +329,7 @@ class GPT(nn.Module):
                 its block's attention refuses (`check_cache`: the wrong kind,
                 sizes or no room), named as `caches[i]`. Those checks run before
                 any cache is changed.
+            TypeError: a pattern that is not a function of positions.
         """
         if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
             shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
@@ -299,11 +337,12 @@ class GPT(nn.Module):
         if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < self.vocab_size:
             raise ValueError(f"tokens must lie in [0, vocab_size={self.vocab_size}), "
                              f"got {int(tokens.min())} to {int(tokens.max())}")
+        pattern = self.pattern if pattern is None else check_pattern(pattern)
         start = self._check_caches(caches, *tokens.shape) if caches is not None else 0
         positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)  # (T,)
         x = self.positions.embed(self.token_embedding(tokens), positions)  # (batch, T, d_model)
         for i, block in enumerate(self.blocks):
-            x = block(x, positions, scheme=self.positions, pattern=pattern or self.pattern,
+            x = block(x, positions, scheme=self.positions, pattern=pattern,
                       cache=caches[i] if caches else None, need_weights=need_weights)
         self.weights = [block.weights for block in self.blocks] if need_weights else []
         return self.unembed(self.norm(x))  # (batch, T, vocab)
@@ -324,14 +363,18 @@ class GPT(nn.Module):
             pattern: the pattern for this generation; None = the model's own.
 
         Raises:
-            ValueError: an empty prompt, a negative temperature, or more
-                positions than the position scheme has.
+            TypeError: a prompt that is not an int64 tensor, a temperature that is
+                not a number, a generator that is not a `torch.Generator`.
+            ValueError: an empty prompt or ids outside the vocabulary, a negative
+                temperature, or more positions than the position scheme has.
         """
         num_tokens = check_count("num_tokens", num_tokens)
-        if prompt.ndim != 2 or prompt.shape[1] == 0:
+        if check_token_ids("prompt", prompt, self.vocab_size).shape[1] == 0:
             raise ValueError(f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}")
-        if not temperature >= 0:
+        if not check_real("temperature", temperature) >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         total = prompt.shape[1] + num_tokens
         if self.positions.max_len is not None and total > self.positions.max_len:
             raise ValueError(f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens exceed "

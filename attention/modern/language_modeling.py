@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from attention.modern.corpus import CharTokenizer, book_text
-from attention.validation import check_count, check_probability
+from attention.validation import check_count, check_positive, check_positive_real, check_probability
 from attention.transformer.training import Adam, warmup_then_decay
 
 
@@ -59,6 +59,24 @@ def _as_tokens(name: str, data: object) -> torch.Tensor:
     return data
 
 
+def _check_model(model: object) -> None:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module (tokens -> logits), got {type(model).__name__}")
+
+
+def _check_windows(
+    data: object, batch_size: object, length: object, generator: object
+) -> tuple[torch.Tensor, int, int]:
+    """The checks of `random_windows`: `(data, batch_size, length)`."""
+    data = _as_tokens("data", data)
+    length = check_positive("length", length)  # an empty window or batch has no loss: its mean is NaN
+    if len(data) < length + 1:
+        raise ValueError(f"data has {len(data)} tokens, too few for windows of length {length} + 1")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return data, check_positive("batch_size", batch_size), length
+
+
 def random_windows(
     data: torch.Tensor, batch_size: int, length: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,12 +92,8 @@ def random_windows(
         >>> inputs.shape, torch.equal(targets, inputs + 1)
         (torch.Size([2, 5]), True)
     """
-    data = _as_tokens("data", data)
-    length = check_count("length", length)
-    if len(data) < length + 1:
-        raise ValueError(f"data has {len(data)} tokens, too few for windows of length {length} + 1")
-    starts = torch.randint(len(data) - length, (check_count("batch_size", batch_size),),
-                           generator=generator)  # (batch,)
+    data, batch_size, length = _check_windows(data, batch_size, length, generator)
+    starts = torch.randint(len(data) - length, (batch_size,), generator=generator)  # (batch,)
     offsets = torch.arange(length + 1)  # (length + 1,)
     windows = data[starts[:, None] + offsets]  # (batch, length + 1)
     return windows[:, :-1], windows[:, 1:]
@@ -94,8 +108,8 @@ def consecutive_windows(data: torch.Tensor, length: int) -> tuple[torch.Tensor, 
         ([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]], [5, 10])
     """
     data = _as_tokens("data", data)
-    length = check_count("length", length)
-    count = (len(data) - 1) // length if length else 0
+    length = check_positive("length", length)
+    count = (len(data) - 1) // length
     if count == 0:
         raise ValueError(f"data has {len(data)} tokens, too few for one window of length {length} + 1")
     inputs = data[: count * length].view(count, length)
@@ -114,8 +128,10 @@ def loss_by_position(
         `(length,)`: entry t is the loss of predicting token t + 1 of a window
         from tokens 0 to t, averaged over the windows.
     """
-    model.eval()
+    _check_model(model)
+    batch_size = check_positive("batch_size", batch_size)
     inputs, targets = consecutive_windows(data, length)  # (windows, length) each
+    model.eval()  # after the checks: a failed call leaves the model's mode as it was
     total = torch.zeros(length, dtype=torch.float64)
     for start in range(0, len(inputs), batch_size):
         logits = model(inputs[start:start + batch_size], pattern=pattern)  # (batch, length, vocab)
@@ -173,10 +189,23 @@ def train_language_model(
         >>> log.losses[0] > 1.5, log.losses[-1] < 0.1
         (True, True)
     """
-    data = _as_tokens("data", data)
+    _check_model(model)  # every check before the first step: a failed call leaves the model as it was
+    data, batch_size, length = _check_windows(data, batch_size, length, generator)
+    steps, lr = check_count("steps", steps), check_positive_real("lr", lr)
+    warmup, eval_every = check_positive("warmup", warmup), check_positive("eval_every", eval_every)
+    if heldout is not None:
+        heldout = _as_tokens("heldout", heldout)
+        if len(heldout) < length + 1:
+            raise ValueError(f"heldout has {len(heldout)} tokens, too few for one window "
+                             f"of length {length} + 1")
+    vocab_size = getattr(model, "vocab_size", None)  # a GPT's
+    for name, tokens in (("data", data), ("heldout", heldout)):
+        if isinstance(vocab_size, int) and tokens is not None and int(tokens.max()) >= vocab_size:
+            raise ValueError(f"{name} holds token {int(tokens.max())}, outside the model's "
+                             f"vocab_size={vocab_size}")
     optimizer = Adam(model.parameters(), betas=(0.9, 0.98), eps=1e-9)
     log = LanguageModelLog()
-    for step in range(1, check_count("steps", steps) + 1):
+    for step in range(1, steps + 1):
         model.train()
         rate = warmup_then_decay(step, lr, warmup)
         inputs, targets = random_windows(data, batch_size, length, generator)

@@ -24,13 +24,13 @@ import math
 import torch
 from torch import nn
 
-from attention.validation import check_count
-from attention.modern.gpt import CausalPattern
+from attention.validation import check_count, check_module_dtype, check_positive, check_positive_real
+from attention.modern.gpt import check_pattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
-from attention.modern.score_bias import biased_attention
+from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
 from attention.validation import check_float_tensor
-from attention.versions.scaled_dot_product import masked_softmax
+from attention.versions.scaled_dot_product import weights_from_scores
 
 
 def mla_cache_bytes(
@@ -62,8 +62,10 @@ class LatentCache:
 
     def __init__(self, batch: int, capacity: int, d_c: int, d_r: int, *,
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
-        batch, capacity = check_count("batch", batch), check_count("capacity", capacity)
-        self.latents = torch.zeros(batch, capacity, check_count("d_c", d_c), dtype=dtype, device=device)
+        batch, capacity = check_positive("batch", batch), check_positive("capacity", capacity)
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        self.latents = torch.zeros(batch, capacity, check_positive("d_c", d_c), dtype=dtype, device=device)
         self.rope_keys = torch.zeros(batch, capacity, check_count("d_r", d_r), dtype=dtype, device=device)
         self._length = 0
 
@@ -95,6 +97,8 @@ class LatentCache:
             if x.ndim != 3 or x.shape[0] != batch or x.shape[2] != size:
                 raise ValueError(f"{name} must have shape (batch={batch}, new positions, {size}), "
                                  f"got {tuple(x.shape)}")
+            if x.dtype != self.latents.dtype:
+                raise TypeError(f"{name} has dtype {x.dtype} but the cache holds {self.latents.dtype}")
         if latents.shape[1] != rope_keys.shape[1]:
             raise ValueError(f"latents has {latents.shape[1]} positions but rope_keys {rope_keys.shape[1]}")
         start, end = self._length, self._length + latents.shape[1]
@@ -145,7 +149,7 @@ class MultiHeadLatentAttention(nn.Module):
         if check_count("d_r", d_r) % 2:
             raise ValueError(f"d_r is rotated in pairs, so it must be even, got {d_r}")
         self.d_model, self.num_heads, self.d_head, self.d_c, self.d_r = d_model, num_heads, d_head, d_c, d_r
-        self.rope_base = rope_base
+        self.rope_base = check_positive_real("rope_base", rope_base)
         self.w_q = nn.Linear(d_model, num_heads * d_head, bias=False)
         self.w_qr = nn.Linear(d_model, num_heads * d_r, bias=False) if d_r else None
         self.w_dkv = nn.Linear(d_model, d_c, bias=False)
@@ -193,6 +197,9 @@ class MultiHeadLatentAttention(nn.Module):
         if (cached_batch, d_c, cache.rope_keys.shape[-1]) != (batch, self.d_c, self.d_r):
             raise ValueError(f"{name} holds batch={cached_batch}, d_c={d_c}, d_r={cache.rope_keys.shape[-1]}; "
                              f"this call needs batch={batch}, d_c={self.d_c}, d_r={self.d_r}")
+        if cache.latents.dtype != self.w_dkv.weight.dtype:
+            raise TypeError(f"{name} holds {cache.latents.dtype} but the module's weights are "
+                            f"{self.w_dkv.weight.dtype}")
         if len(cache) + new > capacity:
             raise ValueError(f"cannot append {new} positions to {name}, a LatentCache holding "
                              f"{len(cache)} of its capacity {capacity}")
@@ -231,6 +238,7 @@ class MultiHeadLatentAttention(nn.Module):
         check_float_tensor("x", x)
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
+        check_module_dtype("x", x, self.w_dkv.weight)
         if cache is not None:
             self.check_cache(cache, x.shape[0], x.shape[1])
         start = len(cache) if cache is not None else 0
@@ -240,35 +248,38 @@ class MultiHeadLatentAttention(nn.Module):
         if positions.shape[0] != x.shape[1]:
             raise ValueError(f"positions has {positions.shape[0]} entries for x's {x.shape[1]} positions")
         batch, T, _ = x.shape
+        key_positions = positions  # the mask comes first: a bad one leaves the cache as it was
+        if cache is not None:
+            key_positions = torch.cat([cache.positions, positions])  # (Tk,)
+        mask = check_pattern(pattern)(positions, key_positions)  # (T, Tk)
+        check_mask_and_bias(mask, None, (batch, self.num_heads, T, len(key_positions)))
         h, dh, dr = self.num_heads, self.d_head, self.d_r
         latents = self.w_dkv(x)  # (batch, T, d_c)
         if dr:
             rope_keys = apply_rotary(self.w_kr(x), positions, self.rope_base)  # (batch, T, d_r)
         else:
             rope_keys = x.new_zeros(batch, T, 0)
-        key_positions = positions
         if cache is not None:
-            key_positions = torch.cat([cache.positions, positions])  # (Tk,)
             latents, rope_keys = cache.append(latents, rope_keys)  # (batch, Tk, d_c), (batch, Tk, d_r)
         if dr:
             q_rope = self.w_qr(x).view(batch, T, h, dr).transpose(1, 2)  # (batch, h, T, d_r)
             q_rope = apply_rotary(q_rope, positions, self.rope_base)
         else:
             q_rope = x.new_zeros(batch, h, T, 0)
-        mask = (pattern or CausalPattern())(positions, key_positions)  # (T, Tk)
         if not absorbed:  # one query [q_i, q^R_i] and key [k_j,i, k^R_j] per head: ordinary attention
             q = self.w_q(x).view(batch, T, h, dh).transpose(1, 2)  # (batch, h, T, d_head)
             k = self.w_uk(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
             v = self.w_uv(latents).unflatten(-1, (h, dh)).transpose(1, 2)  # (batch, h, Tk, d_head)
             q = torch.cat([q, q_rope], dim=-1)  # (batch, h, T, d_head + d_r)
             k = torch.cat([k, rope_keys[:, None].expand(-1, h, -1, -1)], dim=-1)  # (batch, h, Tk, d_head + d_r)
-            heads, weights = biased_attention(q, k, v, mask, need_weights=need_weights)  # / sqrt(d_head + d_r)
+            heads, weights = attend_with_bias(q, k, v, mask, None,
+                                              need_weights=need_weights)  # / sqrt(d_head + d_r)
             return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
         q_absorb, out_absorb = self.absorbed_weights()  # (h, d_model, d_c), (h, d_c, d_model)
         q_latent = torch.einsum("btm,hmc->bhtc", x, q_absorb)  # (batch, h, T, d_c)
         scores = q_rope @ rope_keys[:, None].transpose(-2, -1)  # (batch, h, T, Tk): the rotary part
         scores = scores + q_latent @ latents[:, None].transpose(-2, -1)  # (batch, h, T, Tk)
-        weights = masked_softmax(scores / math.sqrt(dh + dr), mask)  # (batch, h, T, Tk)
+        weights = weights_from_scores(scores / math.sqrt(dh + dr), mask, -1)  # (batch, h, T, Tk)
         mixed = weights @ latents[:, None]  # (batch, h, T, d_c): a weighted sum of latents
         output = torch.einsum("bhtc,hcm->btm", mixed, out_absorb)  # (batch, T, d_model)
         return output, weights if need_weights else None

@@ -23,12 +23,12 @@ one step per token, and `LinearSelfAttention` the layer for `attention.GPT`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from attention.validation import check_count
+from attention.validation import check_count, check_positive, check_positive_real
 from attention.fast.cost import Cost
 from attention.validation import check_float_tensor
 
@@ -40,7 +40,7 @@ def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
         >>> elu_feature_map(torch.tensor([-50.0, 0.0, 2.0]))
         tensor([0., 1., 3.])
     """
-    return F.elu(x) + 1
+    return F.elu(check_float_tensor("x", x)) + 1
 
 
 def _check_qkv(q: object, k: object, v: object) -> None:
@@ -56,6 +56,13 @@ def _check_qkv(q: object, k: object, v: object) -> None:
                          f"{tuple(k.shape[:-1])}, got {tuple(v.shape)}")
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"q, k and v must have one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+
+
+def _check_options(feature_map: object, eps: object) -> float:
+    if not callable(feature_map):
+        raise TypeError(f"feature_map must be a function of a tensor, such as elu_feature_map, "
+                        f"got {type(feature_map).__name__}")
+    return check_positive_real("eps", eps)  # eps = 0 would give 0 / 0 where phi(q) . zeta = 0
 
 
 def linear_attention(
@@ -88,6 +95,7 @@ def linear_attention(
         True
     """
     _check_qkv(q, k, v)
+    eps = _check_options(feature_map, eps)
     chunk_size = check_count("chunk_size", chunk_size)
     if chunk_size == 0:
         raise ValueError("chunk_size must be at least 1, got 0")
@@ -141,8 +149,14 @@ class LinearAttentionState:
         feature_map: Callable[[torch.Tensor], torch.Tensor] = elu_feature_map, eps: float = 1e-6,
         dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
     ) -> None:
-        batch_shape = tuple(check_count("batch_shape", size) for size in batch_shape)
-        d_k, d_v = check_count("d_k", d_k), check_count("d_v", d_v)
+        if isinstance(batch_shape, (str, bytes)) or not isinstance(batch_shape, Sequence):
+            raise TypeError(f"batch_shape must be a tuple of sizes such as (batch, heads), "
+                            f"got {batch_shape!r:.40}")
+        batch_shape = tuple(check_count(f"batch_shape[{i}]", size) for i, size in enumerate(batch_shape))
+        d_k, d_v = check_positive("d_k", d_k), check_positive("d_v", d_v)
+        eps = _check_options(feature_map, eps)
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         self.state = torch.zeros(*batch_shape, d_k, d_v, dtype=dtype, device=device)
         self.zeta = torch.zeros(*batch_shape, d_k, dtype=dtype, device=device)
         self.feature_map, self.eps, self.num_seen = feature_map, eps, 0
@@ -213,8 +227,6 @@ def linear_attention_cost(num_positions: int, d_k: int, d_v: int) -> Cost:
         >>> linear_attention_cost(1024, 64, 64).matmul
         16908288
     """
-    for name, size in (("num_positions", num_positions), ("d_k", d_k), ("d_v", d_v)):
-        if not (isinstance(size, int) and size > 0):
-            raise ValueError(f"{name} must be a positive integer, got {size!r}")
-    T = num_positions
+    T, d_k, d_v = (check_positive(name, size) for name, size in
+                   (("num_positions", num_positions), ("d_k", d_k), ("d_v", d_v)))
     return Cost(4 * T * d_k * d_v + 2 * T * d_k, 4 * T * d_k + T * d_k + T * d_v)

@@ -14,7 +14,8 @@ import torch
 from attention.modern.gpt import CausalPattern
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.modern.linear_attention import LinearAttentionState, linear_attention
-from attention.modern.position_schemes import PositionScheme
+from attention.modern.position_schemes import PositionScheme, check_positions
+from attention.validation import check_model_input
 
 
 class LinearSelfAttention(GroupedQueryAttention):
@@ -48,7 +49,12 @@ class LinearSelfAttention(GroupedQueryAttention):
         cache: LinearAttentionState | None = None, need_weights: bool = False,
     ) -> tuple[torch.Tensor, None]:
         """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), None)`."""
-        scheme = scheme or PositionScheme()
+        check_model_input("x", x, "d_model", self.d_model, self.w_q.weight)
+        if check_positions("positions", positions).shape[0] != x.shape[1]:
+            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
+        scheme = PositionScheme() if scheme is None else scheme
+        if not isinstance(scheme, PositionScheme):
+            raise TypeError(f"scheme must be a PositionScheme, got {type(scheme).__name__}")
         if scheme.bias(positions[:1], positions[:1]) is not None:
             raise ValueError(f"linear attention forms no scores, so it cannot take the score "
                              f"bias of {type(scheme).__name__}")

@@ -21,8 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.validation import check_count
-from attention.transformer.positional_encoding import sinusoidal_encoding
+from attention.validation import check_divides, check_float_tensor, check_module_dtype
+from attention.validation import check_positive, check_real
+from attention.transformer.positional_encoding import frequencies, sinusoidal_encoding
 
 
 def check_positions(name: str, positions: object) -> torch.Tensor:
@@ -37,6 +38,16 @@ def check_positions(name: str, positions: object) -> torch.Tensor:
     if positions.numel() and int(positions.min()) < 0:
         raise ValueError(f"{name} must be non-negative, got {int(positions.min())}")
     return positions
+
+
+def _check_embed(x: object, positions: object, d_model: int) -> None:
+    """Raise unless `x` is `(batch, T, d_model)` float and `positions` `(T,)` positions."""
+    check_float_tensor("x", x)
+    if x.ndim != 3 or x.shape[-1] != d_model:
+        raise ValueError(f"x must have shape (batch, T, d_model={d_model}), got {tuple(x.shape)}")
+    if check_positions("positions", positions).shape[0] != x.shape[1]:
+        raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} "
+                         f"positions of x")
 
 
 class PositionScheme(nn.Module):
@@ -79,11 +90,12 @@ class LearnedPositions(PositionScheme):
 
     def __init__(self, max_len: int, d_model: int) -> None:
         super().__init__()
-        self.max_len = check_count("max_len", max_len)
-        self.table = nn.Embedding(self.max_len, check_count("d_model", d_model))
+        self.max_len = check_positive("max_len", max_len)
+        self.table = nn.Embedding(self.max_len, check_positive("d_model", d_model))
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        check_positions("positions", positions)
+        _check_embed(x, positions, self.table.embedding_dim)
+        check_module_dtype("x", x, self.table.weight)
         if positions.numel() and int(positions.max()) >= self.max_len:
             raise ValueError(
                 f"position {int(positions.max())} has no learned vector: "
@@ -108,10 +120,11 @@ class SinusoidalPositions(PositionScheme):
 
     def __init__(self, d_model: int, base: float = 10000.0, scale: float = 1.0) -> None:
         super().__init__()
-        self.d_model, self.base, self.scale = check_count("d_model", d_model), base, scale
+        frequencies(d_model, base)  # checks d_model (even) and base
+        self.d_model, self.base, self.scale = d_model, base, check_real("scale", scale)
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        check_positions("positions", positions)
+        _check_embed(x, positions, self.d_model)
         if not positions.numel():
             return x
         table = sinusoidal_encoding(int(positions.max()) + 1, self.d_model, self.base, x.dtype)
@@ -131,7 +144,6 @@ def make_position_scheme(
     """
     if isinstance(name, PositionScheme):
         return name
-    d_head = d_model // num_heads
     if name == "none":
         return PositionScheme()
     if name == "learned":
@@ -143,7 +155,9 @@ def make_position_scheme(
     if name == "rope":
         from attention.modern.rotary import RotaryPositions
 
-        return RotaryPositions(d_head)
+        num_heads, d_model = check_positive("num_heads", num_heads), check_positive("d_model", d_model)
+        check_divides("num_heads", num_heads, "d_model", d_model)
+        return RotaryPositions(d_model // num_heads)
     if name == "alibi":
         from attention.modern.alibi import ALiBiPositions
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from attention.validation import check_count
+from attention.validation import check_count, check_positive_real
 from attention.modern.position_schemes import PositionScheme, check_positions
 from attention.validation import check_float_tensor
 
@@ -36,6 +36,7 @@ def rotary_frequencies(d_head: int, base: float = 10000.0) -> torch.Tensor:
     d_head = check_count("d_head", d_head)
     if d_head == 0 or d_head % 2:
         raise ValueError(f"RoPE rotates pairs of features, so d_head must be even and positive, got {d_head}")
+    base = check_positive_real("base", base)  # base 0 would give infinite angles, and NaN at position 0
     return base ** (-torch.arange(0, d_head, 2, dtype=torch.float64) / d_head)
 
 
@@ -96,6 +97,8 @@ class RotaryPositions(PositionScheme):
         self.d_head, self.base = d_head, base
 
     def rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if check_float_tensor("x", x).ndim < 2 or x.shape[-1] != self.d_head:
+            raise ValueError(f"x must have shape (..., T, d_head={self.d_head}), got {tuple(x.shape)}")
         return apply_rotary(x, positions, self.base)
 
     def extra_repr(self) -> str:

@@ -20,8 +20,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from attention.validation import check_float_tensor
-from attention.versions.scaled_dot_product import masked_softmax
+from attention.validation import (
+    check_bool,
+    check_float_tensor,
+    check_mask,
+    check_mask_tensor,
+    check_same_batch,
+    check_same_dtype,
+)
+from attention.versions.scaled_dot_product import weights_from_scores
 
 
 def biased_attention(
@@ -44,6 +51,12 @@ def biased_attention(
         `(output (batch, heads, Tq, d_head), weights (batch, heads, Tq, Tk) or None)`.
         A query with no allowed key gets zero weights and a zero output.
 
+    Raises:
+        TypeError: non-float or mixed-dtype inputs, a mask that is not a bool
+            tensor, a bias that is not a float tensor.
+        ValueError: shapes that do not fit (batch sizes, heads, positions, d_head),
+            a mask or bias that does not broadcast to `(batch, heads, Tq, Tk)`.
+
     Examples:
         >>> q, k, v = torch.randn(1, 4, 3, 8), torch.randn(1, 2, 3, 8), torch.randn(1, 2, 3, 8)
         >>> bias = -torch.arange(3.0)                       # (Tk,): later keys penalised
@@ -56,6 +69,8 @@ def biased_attention(
         check_float_tensor(name, x)
         if x.ndim != 4:
             raise ValueError(f"{name} must have shape (batch, heads, positions, d_head), got {tuple(x.shape)}")
+    check_same_dtype(query=query, key=key, value=value)
+    batch = check_same_batch(query=query.shape, key=key.shape, value=value.shape)
     if key.shape[2] != value.shape[2]:
         raise ValueError(f"key has {key.shape[2]} positions but value has {value.shape[2]}")
     num_heads, num_kv_heads = query.shape[1], key.shape[1]
@@ -64,14 +79,51 @@ def biased_attention(
             f"query has {num_heads} heads, which must be a multiple of the key's {num_kv_heads} "
             f"key/value heads (and the value's {value.shape[1]})"
         )
+    if query.shape[-1] != key.shape[-1] or query.shape[-1] == 0:
+        raise ValueError(f"query and key must have the same d_head >= 1, got query shape "
+                         f"{tuple(query.shape)} and key shape {tuple(key.shape)}")
+    check_mask_and_bias(mask, bias, (batch, num_heads, query.shape[2], key.shape[2]))
+    need_weights = check_bool("need_weights", need_weights)
+    return attend_with_bias(query, key, value, mask, bias, need_weights=need_weights)
+
+
+def check_mask_and_bias(
+    mask: torch.Tensor | None, bias: torch.Tensor | None, scores_shape: tuple[int, ...]
+) -> None:
+    """Raise unless `mask` (bool) and `bias` (float) are None or broadcast to the scores.
+
+    Args:
+        mask: None, or a bool tensor, True = may attend.
+        bias: None, or a float tensor added to the scores.
+        scores_shape: `(batch, heads, Tq, Tk)`.
+
+    Examples:
+        >>> check_mask_and_bias(None, torch.zeros(5), (1, 1, 2, 4))
+        Traceback (most recent call last):
+        ...
+        ValueError: bias of shape (5,) does not broadcast to the scores of shape (1, 1, 2, 4) (..., queries, keys)
+    """
+    if mask is not None:
+        check_mask_tensor(mask, scores_shape)
+    if bias is not None:
+        check_float_tensor("bias", bias)
+        check_mask(tuple(bias.shape), bias.dtype, True, scores_shape, "bias")  # the broadcast rule of masks
+
+
+def attend_with_bias(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+    mask: torch.Tensor | None, bias: torch.Tensor | None, *, need_weights: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`biased_attention` without its checks: for callers that have checked their inputs."""
+    num_heads, num_kv_heads = query.shape[1], key.shape[1]
     if need_weights:
         group = num_heads // num_kv_heads
         key = key.repeat_interleave(group, dim=1)  # (batch, heads, Tk, d_head)
         value = value.repeat_interleave(group, dim=1)
         scores = (query / math.sqrt(query.shape[-1])) @ key.transpose(-2, -1)  # (batch, heads, Tq, Tk)
         if bias is not None:
-            scores = scores + bias
-        weights = masked_softmax(scores, mask)  # (batch, heads, Tq, Tk)
+            scores = scores + bias.to(scores.dtype)  # as the fused path does
+        weights = weights_from_scores(scores, mask, -1)  # (batch, heads, Tq, Tk)
         return weights @ value, weights
     fully_masked = None
     attn_mask = mask

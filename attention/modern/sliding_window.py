@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from attention.validation import check_count
+from attention.validation import check_count, check_positive
 from attention.modern.position_schemes import check_positions
 from attention.validation import check_float_tensor
 
@@ -114,8 +114,10 @@ class RollingKVCache:
         dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
     ) -> None:
         self.window, self.num_sinks = _check_window(window, num_sinks)
-        sizes = (check_count("batch", batch), check_count("num_kv_heads", num_kv_heads),
-                 self.num_sinks + self.window - 1, check_count("d_head", d_head))
+        sizes = (check_positive("batch", batch), check_positive("num_kv_heads", num_kv_heads),
+                 self.num_sinks + self.window - 1, check_positive("d_head", d_head))
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         self.keys = torch.zeros(sizes, dtype=dtype, device=device)  # (batch, kv_heads, slots, d_head)
         self.values = torch.zeros(sizes, dtype=dtype, device=device)
         self._slot_positions = torch.full((sizes[2],), -1, dtype=torch.long, device=device)  # -1: empty
@@ -152,6 +154,7 @@ class RollingKVCache:
             each new query sees; the cache then keeps only what later queries can see.
 
         Raises:
+            TypeError: not a float tensor, or not the cache's dtype (the cache is left unchanged).
             ValueError: a shape that does not fit (the cache is left unchanged).
         """
         batch, heads, _, d_head = self.keys.shape
@@ -160,6 +163,8 @@ class RollingKVCache:
             if x.ndim != 4 or (x.shape[0], x.shape[1], x.shape[3]) != (batch, heads, d_head):
                 raise ValueError(f"{name} must have shape (batch={batch}, kv_heads={heads}, "
                                  f"new positions, d_head={d_head}), got {tuple(x.shape)}")
+            if x.dtype != self.keys.dtype:
+                raise TypeError(f"{name} has dtype {x.dtype} but the cache holds {self.keys.dtype}")
         if key.shape[2] != value.shape[2]:
             raise ValueError(f"key has {key.shape[2]} positions but value has {value.shape[2]}")
         held = self._slot_positions >= 0  # (slots,)

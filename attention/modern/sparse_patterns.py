@@ -17,9 +17,12 @@ every score. The savings need kernels that skip the masked blocks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 
-from attention.validation import check_count
+from attention.validation import check_count, check_integer
 
 
 def _band(num_positions: int, window: int, causal: bool) -> torch.Tensor:
@@ -53,6 +56,11 @@ def local_global_mask(
                 [1, 0, 0, 1, 1]], dtype=torch.int32)
     """
     num_positions, window = check_count("num_positions", num_positions), check_count("window", window)
+    if isinstance(global_positions, (torch.Tensor, np.ndarray)):
+        global_positions = global_positions.tolist()
+    if isinstance(global_positions, (str, bytes)) or not isinstance(global_positions, Sequence):
+        raise TypeError(f"global_positions must be a list of positions, got {global_positions!r:.40}")
+    global_positions = [check_integer(f"global_positions[{i}]", p) for i, p in enumerate(global_positions)]
     mask = _band(num_positions, window, causal)
     for position in global_positions:
         if not 0 <= position < num_positions:
@@ -83,6 +91,8 @@ def bigbird_mask(
         [16, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5]
     """
     num_global, num_random = check_count("num_global", num_global), check_count("num_random", num_random)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     mask = local_global_mask(num_positions, window, list(range(min(num_global, num_positions))))
     for i in range(num_positions):
         free = (~mask[i]).nonzero().flatten()  # (free keys,)

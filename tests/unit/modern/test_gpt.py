@@ -160,3 +160,15 @@ def test_the_attention_layer_names_bad_input():
         layer(torch.zeros(2, 5, 16), torch.arange(4))
     with pytest.raises(TypeError, match=r"x must be floating point"):
         layer(torch.zeros(2, 5, 16, dtype=torch.long), torch.arange(5))
+
+
+def test_a_bad_pattern_leaves_the_cache_as_it_was():
+    """The mask is made and checked before the new keys go into the cache."""
+    from attention.fast.kv_cache import KVCache
+
+    layer, cache = CausalSelfAttention(8, 2, 1), KVCache(1, 1, 8, 4)
+    for need_weights in (True, False):
+        with pytest.raises(TypeError, match="mask must be boolean"):
+            layer(torch.randn(1, 3, 8), torch.arange(3), cache=cache, need_weights=need_weights,
+                  pattern=lambda q, k: torch.ones(len(q), len(k)))
+        assert len(cache) == 0

@@ -100,3 +100,20 @@ def test_book_tokens_hold_out_the_end_of_the_text(heldout):
 def test_book_tokens_name_a_bad_share(heldout, message):
     with pytest.raises((ValueError, TypeError), match=message):
         book_tokens(heldout)
+
+
+def test_a_failed_call_leaves_the_model_as_it_was():
+    """Every argument is checked before the model's mode or weights change."""
+    model, data = GPT(10, 8, 2, 1, max_len=8).train(), torch.arange(40) % 10
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        loss_by_position(model, data, 4, batch_size=0)
+    assert model.training
+    model.eval()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    for bad in [{"heldout": torch.arange(3)}, {"lr": -1.0}, {"data": torch.arange(40)}]:
+        options = {"data": data, "steps": 2, "batch_size": 2, "length": 4, "generator": torch.Generator(),
+                   "heldout": data, "eval_every": 1} | bad
+        with pytest.raises(ValueError):
+            train_language_model(model, options.pop("data"), **options)
+        assert not model.training
+        assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())

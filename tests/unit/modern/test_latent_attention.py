@@ -293,3 +293,17 @@ def test_a_windowed_mla_gpt_keeps_a_latent_cache_and_masks_it_by_position():
     assert all(isinstance(cache, LatentCache) for cache in caches)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-10, atol=1e-10)
     assert not torch.allclose(full[:, 3:], unwindowed[:, 3:])  # the window changes what is seen
+
+
+@pytest.mark.parametrize("absorbed", [False, True])
+def test_a_bad_pattern_or_cache_dtype_leaves_the_cache_as_it_was(absorbed):
+    mla = MultiHeadLatentAttention(8, 2, 4, 3, 2)
+    cache = mla.new_cache(1, 6)
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        mla(torch.randn(1, 3, 8), cache=cache, absorbed=absorbed, need_weights=True,
+            pattern=lambda q, k: torch.ones(len(q), len(k)))
+    assert len(cache) == 0
+    wide = LatentCache(1, 6, 3, 2, dtype=torch.float64)
+    with pytest.raises(TypeError, match="cache holds torch.float64"):
+        mla(torch.randn(1, 3, 8), cache=wide, absorbed=absorbed)
+    assert len(wide) == 0

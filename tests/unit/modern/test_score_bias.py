@@ -69,3 +69,14 @@ def test_bad_shapes_are_named():
         biased_attention(q, torch.randn(1, 1, 3, 8), torch.randn(1, 1, 2, 8))
     with pytest.raises(TypeError, match=r"value must be floating point"):
         biased_attention(q, q, q.long())
+
+
+def test_a_bias_of_another_float_dtype_is_taken_in_the_queries_dtype_on_both_paths():
+    """A float64 bias (alibi_bias of alibi_slopes, say) with float32 queries, as the fused path always did."""
+    q, k, v = torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)
+    bias = -torch.arange(3.0, dtype=torch.float64)
+    slow, weights = biased_attention(q, k, v, bias=bias)
+    fast, _ = biased_attention(q, k, v, bias=bias, need_weights=False)
+    assert slow.dtype == weights.dtype == torch.float32
+    torch.testing.assert_close(slow, fast, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(slow, biased_attention(q, k, v, bias=bias.float())[0])
