@@ -35,13 +35,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from attention.validation import check_bool, check_count, check_model_input, check_module_dtype
+from attention.validation import check_bool, check_count, check_generator, check_model_input
 from attention.validation import check_positive, check_real, check_token_ids
 from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.fast.kv_cache import KVCache
 from attention.modern.position_schemes import PositionScheme, check_positions, make_position_scheme
-from attention.validation import check_float_tensor
 from attention.transformer.layers import FeedForward
 
 
@@ -136,10 +135,7 @@ class CausalSelfAttention(GroupedQueryAttention):
         cache: object | None = None, need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), weights)`."""
-        check_float_tensor("x", x)
-        if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
-        check_module_dtype("x", x, self.w_q.weight)
+        check_model_input("x", x, "d_model", self.d_model, self.w_q.weight)
         if check_positions("positions", positions).shape[0] != x.shape[1]:
             raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
         scheme = PositionScheme() if scheme is None else scheme
@@ -373,8 +369,8 @@ class GPT(nn.Module):
             raise ValueError(f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}")
         if not check_real("temperature", temperature) >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        if generator is not None:
+            check_generator(generator)
         total = prompt.shape[1] + num_tokens
         if self.positions.max_len is not None and total > self.positions.max_len:
             raise ValueError(f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens exceed "

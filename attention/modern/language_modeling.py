@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from attention.modern.corpus import CharTokenizer, book_text
-from attention.validation import check_count, check_positive, check_positive_real, check_probability
+from attention.validation import check_count, check_generator, check_positive, check_positive_real, check_probability
 from attention.transformer.training import Adam, warmup_then_decay
 
 
@@ -72,8 +72,8 @@ def _check_windows(
     length = check_positive("length", length)  # an empty window or batch has no loss: its mean is NaN
     if len(data) < length + 1:
         raise ValueError(f"data has {len(data)} tokens, too few for windows of length {length} + 1")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator is not None:
+        check_generator(generator)
     return data, check_positive("batch_size", batch_size), length
 
 

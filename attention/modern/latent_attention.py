@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from attention.validation import check_count, check_module_dtype, check_positive, check_positive_real
+from attention.validation import check_count, check_model_input, check_positive, check_positive_real
 from attention.modern.gpt import check_pattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
@@ -235,10 +235,7 @@ class MultiHeadLatentAttention(nn.Module):
         Returns:
             `(output (batch, T, d_model), weights or None)`. A failed call leaves the cache unchanged.
         """
-        check_float_tensor("x", x)
-        if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (batch, T, d_model={self.d_model}), got {tuple(x.shape)}")
-        check_module_dtype("x", x, self.w_dkv.weight)
+        check_model_input("x", x, "d_model", self.d_model, self.w_dkv.weight)
         if cache is not None:
             self.check_cache(cache, x.shape[0], x.shape[1])
         start = len(cache) if cache is not None else 0

@@ -25,6 +25,7 @@ from attention.validation import (
     check_float_tensor,
     check_mask,
     check_mask_tensor,
+    check_query_key_sizes,
     check_same_batch,
     check_same_dtype,
 )
@@ -79,9 +80,7 @@ def biased_attention(
             f"query has {num_heads} heads, which must be a multiple of the key's {num_kv_heads} "
             f"key/value heads (and the value's {value.shape[1]})"
         )
-    if query.shape[-1] != key.shape[-1] or query.shape[-1] == 0:
-        raise ValueError(f"query and key must have the same d_head >= 1, got query shape "
-                         f"{tuple(query.shape)} and key shape {tuple(key.shape)}")
+    check_query_key_sizes(query.shape, key.shape)
     check_mask_and_bias(mask, bias, (batch, num_heads, query.shape[2], key.shape[2]))
     need_weights = check_bool("need_weights", need_weights)
     return attend_with_bias(query, key, value, mask, bias, need_weights=need_weights)

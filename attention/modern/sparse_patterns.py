@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from attention.validation import check_count, check_integer
+from attention.validation import check_count, check_generator, check_integer
 
 
 def _band(num_positions: int, window: int, causal: bool) -> torch.Tensor:
@@ -91,8 +91,8 @@ def bigbird_mask(
         [16, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5]
     """
     num_global, num_random = check_count("num_global", num_global), check_count("num_random", num_random)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator is not None:
+        check_generator(generator)
     mask = local_global_mask(num_positions, window, list(range(min(num_global, num_positions))))
     for i in range(num_positions):
         free = (~mask[i]).nonzero().flatten()  # (free keys,)

@@ -154,7 +154,7 @@ def test_the_default_pattern_is_causal():
 
 def test_the_attention_layer_names_bad_input():
     layer = CausalSelfAttention(16, 4, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(batch, T, d_model=16\), got \(2, 5, 8\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, positions, d_model=16\), got \(2, 5, 8\)"):
         layer(torch.zeros(2, 5, 8), torch.arange(5))
     with pytest.raises(ValueError, match=r"positions has 4 entries for the 5 positions of x"):
         layer(torch.zeros(2, 5, 16), torch.arange(4))
