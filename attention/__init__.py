@@ -87,7 +87,7 @@ _TORCH_NAMES = {
     "CharTokenizer": "attention.modern.corpus",
     "GPT": "attention.modern.gpt",
     "CausalSelfAttention": "attention.modern.gpt",
-    "CausalPattern": "attention.modern.gpt",
+    "CausalPattern": "attention.modern.causal_pattern",
     "biased_attention": "attention.modern.score_bias",
     "PositionScheme": "attention.modern.position_schemes",
     "LearnedPositions": "attention.modern.position_schemes",

@@ -382,14 +382,17 @@ def check_mask_tensor(mask: object, scores_shape: Shape, name: str = "mask") -> 
     return mask
 
 
-def check_model_input(name: str, x: object, size_name: str, size: int, weight: Any) -> Any:
-    """Return `x`, or raise unless it is `(batch, positions, size)` of the module's dtype."""
+def check_model_input(name: str, x: object, size_name: str, size: int, weight: Any = None) -> Any:
+    """Return `x`, or raise unless it is `(batch, positions, size)` of the module's dtype.
+
+    A module without weights (`weight=None`) takes any floating dtype."""
     check_float_tensor(name, x)
     if x.ndim != 3 or x.shape[-1] != size:
         raise ValueError(
             f"{name} must have shape (batch, positions, {size_name}={size}), got {tuple(x.shape)}"
         )
-    check_module_dtype(name, x, weight)
+    if weight is not None:
+        check_module_dtype(name, x, weight)
     return x
 
 
@@ -419,6 +422,15 @@ def check_token_ids(name: str, tokens: object, vocab_size: int) -> Any:
             f"got ids from {int(tokens.min())} to {int(tokens.max())}"
         )
     return tokens
+
+
+def check_module(name: str, module: object, role: str) -> Any:
+    """Return `module`, or raise TypeError unless it is an `nn.Module`; `role` says what it is for."""
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{name} must be an nn.Module ({role}), got {type(module).__name__}")
+    return module
 
 
 def check_dropout_module(dropout: object) -> None:

@@ -137,8 +137,10 @@ class CharTokenizer:
     """
 
     def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"text must be a non-empty str, got {text!r:.40}")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a non-empty str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("text must be a non-empty str, got ''")
         self.vocabulary = "".join(sorted(set(text)))
         self._index = {c: i for i, c in enumerate(self.vocabulary)}
 

@@ -36,80 +36,13 @@ import torch
 from torch import nn
 
 from attention.validation import check_bool, check_count, check_generator, check_model_input
-from attention.validation import check_positive, check_real, check_token_ids
+from attention.validation import check_module, check_positive, check_real, check_token_ids
+from attention.modern.causal_pattern import CausalPattern, cached_positions, check_pattern  # noqa: F401 (CausalPattern: for readers)
 from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.fast.kv_cache import KVCache
-from attention.modern.position_schemes import PositionScheme, check_positions, make_position_scheme
+from attention.modern.position_schemes import PositionScheme, check_input_positions, make_position_scheme
 from attention.transformer.layers import FeedForward
-
-
-def cached_positions(cache: object) -> tuple[torch.Tensor, int]:
-    """The positions of the keys a cache holds, in order, and the position of the next token.
-
-    A `KVCache` holds positions 0 to len - 1; other caches (the rolling ones,
-    a `LatentCache`, a `LinearAttentionState`) say which they hold, in
-    `cache.positions` and `cache.num_seen`.
-
-    Args:
-        cache: a `KVCache`, or any cache with `positions` and `num_seen`.
-
-    Returns:
-        `(positions (held,), next position)`.
-
-    Examples:
-        >>> cache = KVCache(batch=1, num_kv_heads=1, capacity=8, d_head=2)
-        >>> _ = cache.append(torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))
-        >>> cached_positions(cache)
-        (tensor([0, 1, 2]), 3)
-    """
-    if isinstance(cache, KVCache):
-        return torch.arange(len(cache), device=cache.keys.device), len(cache)
-    if not (hasattr(cache, "positions") and hasattr(cache, "num_seen")):
-        raise TypeError(f"cache must be a KVCache or a cache with positions and num_seen, "
-                        f"got {type(cache).__name__}")
-    return cache.positions, cache.num_seen
-
-
-class CausalPattern:
-    """Query i sees keys j <= i: the causal mask, written on positions.
-
-    Examples:
-        >>> CausalPattern()(torch.tensor([1, 2]), torch.arange(3)).int()   # (Tq, Tk)
-        tensor([[1, 1, 0],
-                [1, 1, 1]], dtype=torch.int32)
-    """
-
-    def __call__(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
-        """The mask `(Tq, Tk)`, True = may attend."""
-        check_positions("query_positions", query_positions)
-        check_positions("key_positions", key_positions)
-        return key_positions[None, :] <= query_positions[:, None]
-
-    def new_cache(
-        self, batch: int, num_kv_heads: int, d_head: int, capacity: int, dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> KVCache:
-        """A `KVCache` for `capacity` positions: causal attention keeps every key."""
-        return KVCache(batch, num_kv_heads, capacity, d_head, dtype=dtype, device=device)
-
-    def __repr__(self) -> str:
-        return "CausalPattern()"
-
-
-def check_pattern(pattern: object) -> Callable:
-    """Return `pattern`, or `CausalPattern()` for None; TypeError unless it is a function of positions.
-
-    Examples:
-        >>> check_pattern(None)
-        CausalPattern()
-    """
-    if pattern is None:
-        return CausalPattern()
-    if not callable(pattern) or isinstance(pattern, type):  # a class, not an instance: CausalPattern
-        raise TypeError(f"pattern must be a function (query positions, key positions) -> mask, "
-                        f"such as CausalPattern(), or None; got {pattern!r:.60}")
-    return pattern
 
 
 class CausalSelfAttention(GroupedQueryAttention):
@@ -135,13 +68,13 @@ class CausalSelfAttention(GroupedQueryAttention):
         cache: object | None = None, need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), weights)`."""
-        check_model_input("x", x, "d_model", self.d_model, self.w_q.weight)
-        if check_positions("positions", positions).shape[0] != x.shape[1]:
-            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
+        check_input_positions(x, positions, self.d_model, self.w_q.weight)
         scheme = PositionScheme() if scheme is None else scheme
         if not isinstance(scheme, PositionScheme):
             raise TypeError(f"scheme must be a PositionScheme, got {type(scheme).__name__}")
         need_weights = check_bool("need_weights", need_weights)
+        if cache is not None:
+            self.check_cache(cache, x.shape[0], x.shape[1])
         key_positions = positions  # the mask and bias come first: a bad one leaves the cache as it was
         if cache is not None:
             key_positions = torch.cat([cached_positions(cache)[0].to(positions.device), positions])  # (Tk,)
@@ -156,6 +89,33 @@ class CausalSelfAttention(GroupedQueryAttention):
         heads, weights = attend_with_bias(q, k, v, mask, bias, need_weights=need_weights)
         return self.w_o(heads.transpose(1, 2).flatten(-2)), weights  # (batch, T, d_model)
 
+    def check_cache(self, cache: object, batch: int, new: int, name: str = "cache") -> None:
+        """Raise unless `cache` (a `KVCache` or a rolling one) can take `new` positions of this layer.
+
+        `GPT.forward` calls it on every block's cache before any is changed.
+
+        Examples:
+            >>> layer = CausalSelfAttention(d_model=8, num_heads=2, num_kv_heads=1)
+            >>> layer.check_cache(KVCache(1, 1, 4, 4), batch=1, new=4)      # fits: no error
+            >>> layer.check_cache(KVCache(1, 1, 4, 4), batch=2, new=1, name="caches[0]")
+            Traceback (most recent call last):
+            ...
+            ValueError: caches[0] holds batch=1, kv_heads=1, d_head=4; this call needs batch=2, kv_heads=1, d_head=4
+        """
+        keys = getattr(cache, "keys", None)
+        if not (isinstance(keys, torch.Tensor) and keys.ndim == 4 and hasattr(cache, "append")):
+            raise TypeError(f"{name} must be a KVCache or RollingKVCache (made by the pattern's "
+                            f"new_cache), got {type(cache).__name__}")
+        held, needed = (keys.shape[0], keys.shape[1], keys.shape[3]), (batch, self.num_kv_heads, self.d_head)
+        if held != needed:
+            raise ValueError(f"{name} holds batch={held[0]}, kv_heads={held[1]}, d_head={held[2]}; "
+                             f"this call needs batch={batch}, kv_heads={needed[1]}, d_head={needed[2]}")
+        if keys.dtype != self.w_k.weight.dtype:
+            raise TypeError(f"{name} holds {keys.dtype} but the module's weights are {self.w_k.weight.dtype}")
+        if isinstance(cache, KVCache) and len(cache) + new > cache.capacity:
+            raise ValueError(f"cannot append {new} positions to {name}, a KVCache holding "
+                             f"{len(cache)} of its capacity {cache.capacity}")
+
 
 class GPTBlock(nn.Module):
     """Pre-norm decoder block: `x + attention(norm(x))`, then `x + MLP(norm(x))`.
@@ -167,8 +127,7 @@ class GPTBlock(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, attention: nn.Module) -> None:
         super().__init__()
-        if not isinstance(attention, nn.Module):
-            raise TypeError(f"attention must be an nn.Module, got {type(attention).__name__}")
+        check_module("attention", attention, "one layer's attention")
         self.attention_norm = nn.LayerNorm(d_model)
         self.attention = attention
         self.mlp_norm = nn.LayerNorm(d_model)
@@ -294,7 +253,7 @@ class GPT(nn.Module):
     def _check_caches(self, caches: list, batch: int, new: int) -> int:
         """Check one cache per block, each of its block's kind, all at one position; return it."""
         if not isinstance(caches, (list, tuple)):
-            raise ValueError(f"caches must be a list of {len(self.blocks)} caches (one per block), "
+            raise TypeError(f"caches must be a list of {len(self.blocks)} caches (one per block), "
                              f"got {type(caches).__name__}")
         if len(caches) != len(self.blocks):
             raise ValueError(f"caches has {len(caches)} caches, the model {len(self.blocks)} blocks")
@@ -320,19 +279,16 @@ class GPT(nn.Module):
             need_weights: keep every block's attention weights in `self.weights`.
 
         Raises:
-            ValueError: tokens not int64 `(batch, T)` or outside the vocabulary;
-                not one cache per block; caches at different positions; a cache
-                its block's attention refuses (`check_cache`: the wrong kind,
-                sizes or no room), named as `caches[i]`. Those checks run before
-                any cache is changed.
-            TypeError: a pattern that is not a function of positions.
+            TypeError: tokens that are not an int64 tensor; caches that are not a
+                list; a cache of the wrong kind or dtype for its block; a pattern
+                that is not a function of positions.
+            ValueError: tokens not `(batch, T)` or outside the vocabulary; not one
+                cache per block; caches at different positions; a cache of the
+                wrong sizes or without room. A cache is named as `caches[i]`, and
+                every cache is checked (its block's `check_cache`) before any is
+                changed.
         """
-        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
-            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise ValueError(f"tokens must be an int64 tensor (batch, T), got {shape}")
-        if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < self.vocab_size:
-            raise ValueError(f"tokens must lie in [0, vocab_size={self.vocab_size}), "
-                             f"got {int(tokens.min())} to {int(tokens.max())}")
+        check_token_ids("tokens", tokens, self.vocab_size)
         pattern = self.pattern if pattern is None else check_pattern(pattern)
         start = self._check_caches(caches, *tokens.shape) if caches is not None else 0
         positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)  # (T,)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from attention.modern.corpus import CharTokenizer, book_text
-from attention.validation import check_count, check_generator, check_positive, check_positive_real, check_probability
+from attention.validation import check_count, check_generator, check_module, check_positive, check_positive_real, check_probability
 from attention.transformer.training import Adam, warmup_then_decay
 
 
@@ -54,14 +54,12 @@ def book_tokens(heldout: float = 0.1) -> tuple[CharTokenizer, torch.Tensor, torc
 def _as_tokens(name: str, data: object) -> torch.Tensor:
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(data)
-    if not isinstance(data, torch.Tensor) or data.ndim != 1 or data.dtype != torch.long:
-        raise ValueError(f"{name} must be a 1-D int64 tensor or array of tokens, got {data!r:.60}")
+    if not isinstance(data, torch.Tensor) or data.dtype != torch.long:
+        kind = data.dtype if isinstance(data, torch.Tensor) else type(data).__name__
+        raise TypeError(f"{name} must be a 1-D int64 tensor or array of tokens, got {kind}")
+    if data.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D int64 tensor or array of tokens, got shape {tuple(data.shape)}")
     return data
-
-
-def _check_model(model: object) -> None:
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be an nn.Module (tokens -> logits), got {type(model).__name__}")
 
 
 def _check_windows(
@@ -128,7 +126,7 @@ def loss_by_position(
         `(length,)`: entry t is the loss of predicting token t + 1 of a window
         from tokens 0 to t, averaged over the windows.
     """
-    _check_model(model)
+    check_module("model", model, "tokens -> logits")
     batch_size = check_positive("batch_size", batch_size)
     inputs, targets = consecutive_windows(data, length)  # (windows, length) each
     model.eval()  # after the checks: a failed call leaves the model's mode as it was
@@ -189,7 +187,7 @@ def train_language_model(
         >>> log.losses[0] > 1.5, log.losses[-1] < 0.1
         (True, True)
     """
-    _check_model(model)  # every check before the first step: a failed call leaves the model as it was
+    check_module("model", model, "tokens -> logits")  # every check before the first step: a failed call leaves the model as it was
     data, batch_size, length = _check_windows(data, batch_size, length, generator)
     steps, lr = check_count("steps", steps), check_positive_real("lr", lr)
     warmup, eval_every = check_positive("warmup", warmup), check_positive("eval_every", eval_every)

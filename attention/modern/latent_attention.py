@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from attention.validation import check_count, check_model_input, check_positive, check_positive_real
-from attention.modern.gpt import check_pattern
+from attention.modern.causal_pattern import check_pattern
 from attention.modern.position_schemes import check_positions
 from attention.modern.rotary import apply_rotary
 from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
@@ -175,7 +175,7 @@ class MultiHeadLatentAttention(nn.Module):
         return LatentCache(batch, capacity, self.d_c, self.d_r, dtype=weight.dtype, device=weight.device)
 
     def check_cache(self, cache: object, batch: int, new: int, name: str = "cache") -> None:
-        """Raise ValueError unless `cache` is a `LatentCache` of this module's sizes with room for `new` positions.
+        """Raise unless `cache` is a `LatentCache` of this module's sizes and dtype with room for `new` positions.
 
         Args:
             cache: the cache to check.
@@ -192,7 +192,7 @@ class MultiHeadLatentAttention(nn.Module):
             ValueError: cannot append 5 positions to cache, a LatentCache holding 0 of its capacity 4
         """
         if not isinstance(cache, LatentCache):
-            raise ValueError(f"{name} must be a LatentCache (made by new_cache), got {type(cache).__name__}")
+            raise TypeError(f"{name} must be a LatentCache (made by new_cache), got {type(cache).__name__}")
         cached_batch, capacity, d_c = cache.latents.shape
         if (cached_batch, d_c, cache.rope_keys.shape[-1]) != (batch, self.d_c, self.d_r):
             raise ValueError(f"{name} holds batch={cached_batch}, d_c={d_c}, d_r={cache.rope_keys.shape[-1]}; "
@@ -223,7 +223,7 @@ class MultiHeadLatentAttention(nn.Module):
         Args:
             cache: a `LatentCache` (`new_cache`): the new latents are appended and
                 the queries attend to every position it holds. Any other kind of
-                cache, or one without room, is a ValueError.
+                cache is a TypeError, one without room a ValueError.
             absorbed: score the latents directly (W^UK folded into the queries,
                 W^UV into W^O) instead of up-projecting keys and values.
             pattern: which keys each query sees, `pattern(query positions, key
@@ -241,9 +241,8 @@ class MultiHeadLatentAttention(nn.Module):
         start = len(cache) if cache is not None else 0
         if positions is None:
             positions = torch.arange(start, start + x.shape[1], device=x.device)
-        check_positions("positions", positions)
-        if positions.shape[0] != x.shape[1]:
-            raise ValueError(f"positions has {positions.shape[0]} entries for x's {x.shape[1]} positions")
+        if check_positions("positions", positions).shape[0] != x.shape[1]:
+            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
         batch, T, _ = x.shape
         key_positions = positions  # the mask comes first: a bad one leaves the cache as it was
         if cache is not None:

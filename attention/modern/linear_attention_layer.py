@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from attention.modern.gpt import CausalPattern
+from attention.modern.causal_pattern import CausalPattern
 from attention.fast.grouped_query import GroupedQueryAttention
 from attention.modern.linear_attention import LinearAttentionState, linear_attention
-from attention.modern.position_schemes import PositionScheme, check_positions
-from attention.validation import check_model_input
+from attention.modern.position_schemes import PositionScheme, check_input_positions
 
 
 class LinearSelfAttention(GroupedQueryAttention):
@@ -49,26 +48,39 @@ class LinearSelfAttention(GroupedQueryAttention):
         cache: LinearAttentionState | None = None, need_weights: bool = False,
     ) -> tuple[torch.Tensor, None]:
         """`(batch, T, d_model)` at `positions` `(T,)` -> `(output (batch, T, d_model), None)`."""
-        check_model_input("x", x, "d_model", self.d_model, self.w_q.weight)
-        if check_positions("positions", positions).shape[0] != x.shape[1]:
-            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
+        check_input_positions(x, positions, self.d_model, self.w_q.weight)
         scheme = PositionScheme() if scheme is None else scheme
         if not isinstance(scheme, PositionScheme):
             raise TypeError(f"scheme must be a PositionScheme, got {type(scheme).__name__}")
         if scheme.bias(positions[:1], positions[:1]) is not None:
             raise ValueError(f"linear attention forms no scores, so it cannot take the score "
                              f"bias of {type(scheme).__name__}")
+        if cache is not None:
+            self.check_cache(cache, x.shape[0], x.shape[1])
         q = scheme.rotate(self.split_heads(self.w_q(x)), positions)  # (batch, heads, T, d_head)
         k = scheme.rotate(self.split_heads(self.w_k(x)), positions)  # (batch, heads, T, d_head)
         v = self.split_heads(self.w_v(x))  # (batch, heads, T, d_head)
         if cache is None:
             heads = linear_attention(q, k, v, causal=True)  # (batch, heads, T, d_head)
         else:
-            if not isinstance(cache, LinearAttentionState):
-                raise TypeError(f"cache must be a LinearAttentionState, got {type(cache).__name__}")
             steps = [cache.step(q[:, :, t], k[:, :, t], v[:, :, t]) for t in range(x.shape[1])]
             heads = torch.stack(steps, dim=2)  # (batch, heads, T, d_head)
         return self.w_o(heads.transpose(1, 2).flatten(-2)), None  # (batch, T, d_model)
+
+    def check_cache(self, cache: object, batch: int, new: int, name: str = "cache") -> None:
+        """Raise unless `cache` is a `LinearAttentionState` of this layer's sizes and dtype.
+
+        `attention.GPT` calls it on every block's cache before any is changed; a state
+        has room for any number of new positions.
+        """
+        if not isinstance(cache, LinearAttentionState):
+            raise TypeError(f"{name} must be a LinearAttentionState, got {type(cache).__name__}")
+        needed = (batch, self.num_heads, self.d_head, self.d_head)
+        if tuple(cache.state.shape) != needed:
+            raise ValueError(f"{name} holds a state of shape {tuple(cache.state.shape)}; this call "
+                             f"needs {needed} (batch, heads, d_head, d_head)")
+        if cache.state.dtype != self.w_k.weight.dtype:
+            raise TypeError(f"{name} holds {cache.state.dtype} but the module's weights are {self.w_k.weight.dtype}")
 
 
 class LinearAttentionPattern(CausalPattern):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.validation import check_divides, check_float_tensor, check_module_dtype
+from attention.validation import check_divides, check_model_input, check_module_dtype
 from attention.validation import check_positive, check_real
 from attention.transformer.positional_encoding import frequencies, sinusoidal_encoding
 
@@ -30,24 +30,29 @@ def check_positions(name: str, positions: object) -> torch.Tensor:
     """Raise unless `positions` is a 1-D integer tensor of non-negative positions."""
     if not isinstance(positions, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of positions, got {type(positions).__name__}")
-    if positions.ndim != 1 or positions.dtype.is_floating_point or positions.dtype == torch.bool:
-        raise ValueError(
-            f"{name} must be a 1-D integer tensor (T,), got shape {tuple(positions.shape)} "
-            f"and dtype {positions.dtype}"
-        )
+    if positions.dtype.is_floating_point or positions.dtype.is_complex or positions.dtype == torch.bool:
+        raise TypeError(f"{name} must be a 1-D integer tensor (T,), got dtype {positions.dtype}")
+    if positions.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D integer tensor (T,), got shape {tuple(positions.shape)}")
     if positions.numel() and int(positions.min()) < 0:
         raise ValueError(f"{name} must be non-negative, got {int(positions.min())}")
     return positions
 
 
-def _check_embed(x: object, positions: object, d_model: int) -> None:
-    """Raise unless `x` is `(batch, T, d_model)` float and `positions` `(T,)` positions."""
-    check_float_tensor("x", x)
-    if x.ndim != 3 or x.shape[-1] != d_model:
-        raise ValueError(f"x must have shape (batch, T, d_model={d_model}), got {tuple(x.shape)}")
+def check_input_positions(x: object, positions: object, d_model: int, weight: torch.Tensor | None = None) -> None:
+    """Raise unless `x` is `(batch, T, d_model)` float (of `weight`'s dtype, if given) and
+    `positions` holds the T positions of its vectors.
+
+    Examples:
+        >>> check_input_positions(torch.zeros(1, 3, 4), torch.arange(3), d_model=4)   # fits: no error
+        >>> check_input_positions(torch.zeros(1, 3, 4), torch.arange(2), d_model=4)
+        Traceback (most recent call last):
+        ...
+        ValueError: positions has 2 entries for the 3 positions of x
+    """
+    check_model_input("x", x, "d_model", d_model, weight)
     if check_positions("positions", positions).shape[0] != x.shape[1]:
-        raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} "
-                         f"positions of x")
+        raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
 
 
 class PositionScheme(nn.Module):
@@ -94,7 +99,7 @@ class LearnedPositions(PositionScheme):
         self.table = nn.Embedding(self.max_len, check_positive("d_model", d_model))
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        _check_embed(x, positions, self.table.embedding_dim)
+        check_input_positions(x, positions, self.table.embedding_dim)
         check_module_dtype("x", x, self.table.weight)
         if positions.numel() and int(positions.max()) >= self.max_len:
             raise ValueError(
@@ -124,7 +129,7 @@ class SinusoidalPositions(PositionScheme):
         self.d_model, self.base, self.scale = d_model, base, check_real("scale", scale)
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        _check_embed(x, positions, self.d_model)
+        check_input_positions(x, positions, self.d_model)
         if not positions.numel():
             return x
         table = sinusoidal_encoding(int(positions.max()) + 1, self.d_model, self.base, x.dtype)

@@ -19,6 +19,7 @@ from attention.transformer.tasks import END, PAD, START, DigitTask, decoder_inpu
 from attention.validation import (
     check_generator,
     check_count,
+    check_module,
     check_positive,
     check_positive_real,
     check_probability,
@@ -166,8 +167,7 @@ def train(
     Returns:
         The `TrainingLog` of the run.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be an nn.Module (a sequence-to-sequence model), got {type(model).__name__}")
+    check_module("model", model, "a sequence-to-sequence model")
     if not isinstance(task, DigitTask):
         raise TypeError(f"task must be a DigitTask, got {type(task).__name__}")
     check_generator(generator)

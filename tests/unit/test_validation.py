@@ -97,6 +97,8 @@ GOOD = [
     ("check_query_key_value/broadcast", args(t(2, 5, 8), t(7, 8), t(7, 3)), (2, 5, 7)),
     ("check_mask_tensor/broadcast", args(MASK, (2, 2, 3)), MASK),
     ("check_model_input/fits", args("x", X, "d_model", 4, WEIGHT), X),
+    ("check_model_input/no-weights", args("x", X64, "d_model", 4), X64),
+    ("check_module/module", args("model", DROPOUT, "anything"), DROPOUT),
     ("check_features/3d", args("x", X, "d_model", 4, WEIGHT), X),
     ("check_token_ids/in-range", args("tokens", TOKENS, 20), TOKENS),
     ("check_token_ids/no-positions", args("tokens", NO_TOKENS, 20), NO_TOKENS),
@@ -204,6 +206,8 @@ BAD = [
     ("check_token_ids/negative", args("source", torch.tensor([[-1, 3]]), 20), ValueError, r"source ids must lie in \[0, 20\), got ids from -1 to 3"),
     ("check_token_ids/int32", args("tokens", t(1, 2, dtype=torch.int32), 20), TypeError, r"tokens must be an int64 torch\.Tensor of token ids, got torch\.int32"),
     ("check_token_ids/1d", args("tokens", torch.tensor([1, 2]), 20), ValueError, r"tokens must have shape \(batch, positions\), got \(2,\)"),
+    ("check_module/class", args("model", nn.Linear, "tokens -> logits"), TypeError, r"model must be an nn\.Module \(tokens -> logits\), got type"),
+    ("check_module/function", args("attention", lambda layer: None, "one layer's attention"), TypeError, r"attention must be an nn\.Module \(one layer's attention\), got function"),
     ("check_dropout_module/class", args(nn.Dropout), TypeError, r"dropout must be a module .*got type"),
     ("check_dropout_module/float", args(0.1), TypeError, r"dropout must be a module .*nn\.Dropout\(0\.1\).*got float 0\.1"),
 ]

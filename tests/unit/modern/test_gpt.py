@@ -8,7 +8,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention.modern.gpt import GPT, CausalPattern, CausalSelfAttention
+from attention.fast.kv_cache import KVCache
+from attention.modern.gpt import GPT, CausalSelfAttention
+from attention.modern.linear_attention_layer import LinearAttentionPattern, LinearSelfAttention
+from attention.modern.sliding_window import SlidingWindowPattern
 
 SCHEMES = ["learned", "sinusoidal", "rope", "alibi", "none"]
 
@@ -127,9 +130,11 @@ def test_a_scheme_without_positions_cannot_tell_order():
 def test_bad_input_is_named_and_changes_no_cache():
     model = make_model()
     caches = model.new_caches(1, 32)
-    with pytest.raises(ValueError, match=r"tokens must be an int64 tensor \(batch, T\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"tokens must have shape \(batch, positions\), got \(3,\)"):
         model(torch.tensor([1, 2, 3]), caches)
-    with pytest.raises(ValueError, match=r"tokens must lie in \[0, vocab_size=11\), got 0 to 11"):
+    with pytest.raises(TypeError, match=r"tokens must be an int64 torch.Tensor of token ids, got torch.float32"):
+        model(torch.zeros(1, 3), caches)
+    with pytest.raises(ValueError, match=r"tokens ids must lie in \[0, 11\), got ids from 0 to 11"):
         model(torch.tensor([[0, 11]]), caches)
     assert len(caches[0]) == 0
     with pytest.raises(ValueError, match=r"position 32 has no learned vector: max_len=32"):
@@ -147,9 +152,61 @@ def test_bad_input_is_named_and_changes_no_cache():
 
 
 def test_the_default_pattern_is_causal():
-    assert isinstance(make_model().pattern, CausalPattern)
-    mask = CausalPattern()(torch.arange(4), torch.arange(4))
+    mask = make_model().pattern(torch.arange(4), torch.arange(4))
     assert torch.equal(mask, torch.ones(4, 4, dtype=torch.bool).tril())
+
+
+def snapshot(cache) -> dict:
+    return {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in vars(cache).items()}
+
+
+def unchanged(cache, before: dict) -> bool:
+    now = snapshot(cache)
+    return now.keys() == before.keys() and all(
+        torch.equal(now[name], old) if isinstance(old, torch.Tensor) else now[name] == old
+        for name, old in before.items())
+
+
+KINDS = {  # the model's options, for each kind of cache a block can hold
+    "KVCache": {},
+    "RollingKVCache": {"pattern": SlidingWindowPattern(window=4, num_sinks=1)},
+    "LinearAttentionState": {"pattern": LinearAttentionPattern(),
+                             "attention": lambda layer: LinearSelfAttention(16, 4)},
+}
+BAD_SECOND_CACHE = [  # (kinds it applies to, the second block's cache, error, words)
+    (set(KINDS), lambda model, caches: model.new_caches(2, 32)[1], ValueError, r"caches\[1\] holds .*batch|caches\[1\] holds a state of shape \(2, "),
+    (set(KINDS), lambda model, caches: "cache", TypeError, r"caches\[1\] must be a"),
+    (set(KINDS) - {"LinearAttentionState"}, lambda model, caches: KVCache(1, 4, 32, 4, dtype=torch.float64),
+     TypeError, r"caches\[1\] holds torch.float64 but the module's weights are torch.float32"),
+    ({"KVCache", "LinearAttentionState"}, lambda model, caches: KVCache(1, 4, 32, 3), (TypeError, ValueError),
+     r"caches\[1\] holds batch=1, kv_heads=4, d_head=3|caches\[1\] must be a LinearAttentionState, got KVCache"),
+]
+
+
+@pytest.mark.parametrize("kind, make_bad, error, words", [
+    (kind, make_bad, error, words) for applies, make_bad, error, words in BAD_SECOND_CACHE for kind in KINDS if kind in applies])
+def test_a_bad_cache_in_a_later_block_changes_no_cache(kind, make_bad, error, words):
+    """Every block's cache is checked before the first block appends to its own."""
+    model = make_model(**KINDS[kind])
+    tokens = torch.randint(11, (1, 8), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = model(tokens)
+        caches = model.new_caches(1, 32)
+        model(tokens[:, :3], caches)
+        before = [snapshot(cache) for cache in caches]
+        with pytest.raises(error, match=words):
+            model(tokens[:, 3:4], [caches[0], make_bad(model, caches)])
+        assert all(unchanged(cache, old) for cache, old in zip(caches, before))
+        rest = model(tokens[:, 3:], caches)
+    torch.testing.assert_close(rest, full[:, 3:], rtol=1e-5, atol=1e-5)
+
+
+def test_a_full_cache_is_named_before_any_block_appends():
+    model = make_model()
+    caches = model.new_caches(1, 4)
+    with pytest.raises(ValueError, match=r"cannot append 5 positions to caches\[0\], a KVCache holding 0 of its capacity 4"):
+        model(torch.zeros(1, 5, dtype=torch.long), caches)
+    assert [len(cache) for cache in caches] == [0, 0]
 
 
 def test_the_attention_layer_names_bad_input():

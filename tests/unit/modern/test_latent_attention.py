@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from attention.modern.latent_attention import LatentCache, MultiHeadLatentAttention, mla_cache_bytes
 from attention.fast.cost import kv_cache_bytes
 from attention.fast.kv_cache import KVCache
-from attention.modern.gpt import GPT, CausalPattern, cached_positions
+from attention.modern.causal_pattern import CausalPattern, cached_positions
+from attention.modern.gpt import GPT
 from attention.modern.sliding_window import SlidingWindowPattern
 from unit.references import float64_attention
 
@@ -240,18 +241,18 @@ def same_state(a, b):
     return a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
 
 
-@pytest.mark.parametrize("make_bad, words", [
-    (lambda model, caches: (caches[:1] + [KVCache(1, 4, 8, 4, dtype=torch.float64)], 3),
+@pytest.mark.parametrize("make_bad, error, words", [
+    (lambda model, caches: (caches[:1] + [KVCache(1, 4, 8, 4, dtype=torch.float64)], 3), TypeError,
      r"caches\[1\] must be a LatentCache \(made by new_cache\), got KVCache"),
-    (lambda model, caches: (CausalPattern().new_cache(1, 4, 4, 8, torch.float64, None), 3),
+    (lambda model, caches: (CausalPattern().new_cache(1, 4, 4, 8, torch.float64, None), 3), TypeError,
      r"caches must be a list of 2 caches \(one per block\), got KVCache"),
-    (lambda model, caches: ([caches[0], mla_gpt(d_c=5).new_caches(1, 8)[1]], 3),
+    (lambda model, caches: ([caches[0], mla_gpt(d_c=5).new_caches(1, 8)[1]], 3), ValueError,
      r"caches\[1\] holds batch=1, d_c=5, d_r=4; this call needs batch=1, d_c=6, d_r=4"),
-    (lambda model, caches: (caches, 9), r"cannot append 9 positions to caches\[0\], a LatentCache holding 3"),
-    (lambda model, caches: ([caches[0], model.new_caches(1, 8)[1]], 1),
+    (lambda model, caches: (caches, 9), ValueError, r"cannot append 9 positions to caches\[0\], a LatentCache holding 3"),
+    (lambda model, caches: ([caches[0], model.new_caches(1, 8)[1]], 1), ValueError,
      r"the caches hold different numbers of positions: \[3, 0\]"),
 ])
-def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, words):
+def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, error, words):
     model = mla_gpt()
     tokens = torch.randint(11, (1, 8), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -260,7 +261,7 @@ def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, words):
         model(tokens[:, :3], caches)
         before = [latent_state(cache) for cache in caches]
         bad_caches, new = make_bad(model, caches)
-        with pytest.raises(ValueError, match=words):
+        with pytest.raises(error, match=words):
             model(torch.zeros(1, new, dtype=torch.long), bad_caches)
         assert all(same_state(latent_state(c), b) for c, b in zip(caches, before))
         rest = model(tokens[:, 3:], caches)
@@ -269,7 +270,7 @@ def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, words):
 
 def test_the_layer_refuses_a_cache_of_another_kind():
     mla = MultiHeadLatentAttention(8, 2, 4, 3, 2)
-    with pytest.raises(ValueError, match="cache must be a LatentCache .* got KVCache"):
+    with pytest.raises(TypeError, match="cache must be a LatentCache .* got KVCache"):
         mla(torch.randn(1, 3, 8), cache=KVCache(1, 2, 4, 4))
 
 

@@ -25,8 +25,8 @@ from attention.modern.rotary import RotaryPositions
     [
         ([0, 1, 2], TypeError, "positions must be a torch.Tensor of positions, got list"),
         (torch.zeros(2, 3, dtype=torch.long), ValueError, r"1-D integer tensor \(T,\), got shape \(2, 3\)"),
-        (torch.arange(3.0), ValueError, "dtype torch.float32"),
-        (torch.ones(3, dtype=torch.bool), ValueError, "dtype torch.bool"),
+        (torch.arange(3.0), TypeError, "dtype torch.float32"),
+        (torch.ones(3, dtype=torch.bool), TypeError, "dtype torch.bool"),
         (torch.tensor([0, -2, 1]), ValueError, "positions must be non-negative, got -2"),
     ],
     ids=["a list", "2-D", "float", "bool", "negative"],

@@ -75,7 +75,7 @@ def test_bad_input_is_named():
         rotary_frequencies(5)
     with pytest.raises(ValueError, match=r"T = len\(positions\) = 3, got \(2, 4\)"):
         apply_rotary(torch.zeros(2, 4), torch.arange(3))
-    with pytest.raises(ValueError, match=r"positions must be a 1-D integer tensor"):
+    with pytest.raises(TypeError, match=r"positions must be a 1-D integer tensor \(T,\), got dtype torch.float32"):
         apply_rotary(torch.zeros(2, 4), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"positions must be non-negative, got -1"):
         apply_rotary(torch.zeros(2, 4), torch.tensor([-1, 0]))
