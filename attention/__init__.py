@@ -86,7 +86,7 @@ _TORCH_NAMES = {
     "book_text": "attention.modern.corpus",
     "CharTokenizer": "attention.modern.corpus",
     "GPT": "attention.modern.gpt",
-    "CausalSelfAttention": "attention.modern.gpt",
+    "CausalSelfAttention": "attention.modern.causal_self_attention",
     "CausalPattern": "attention.modern.causal_pattern",
     "biased_attention": "attention.modern.score_bias",
     "PositionScheme": "attention.modern.position_schemes",

@@ -94,7 +94,8 @@ print("the held-out text begins:", repr(text[split:split + 120]))
 #
 # The attention layers are the package's `GroupedQueryAttention` of Chapter 17
 # (here with a key/value head per query head, which is plain multi-head attention),
-# extended to take positions: `attention.modern.gpt.CausalSelfAttention`. Ours is tiny:
+# extended to take positions:
+# `attention.modern.causal_self_attention.CausalSelfAttention`. Ours is tiny:
 
 # %%
 config = dict(d_model=48, num_heads=4, num_layers=2, max_len=32)

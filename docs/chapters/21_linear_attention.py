@@ -37,7 +37,7 @@ from torch import nn
 
 import attention
 from attention.fast.cost import dot_product_attention_cost
-from attention.modern.gpt import CausalSelfAttention
+from attention.modern.causal_self_attention import CausalSelfAttention
 from attention.modern.linear_attention import (
     LinearAttentionState,
     elu_feature_map,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention.modern.alibi import ALiBiPositions, alibi_bias, alibi_slopes
-from attention.modern.gpt import CausalSelfAttention
+from attention.modern.causal_self_attention import CausalSelfAttention
 
 
 @pytest.mark.parametrize("heads", [1, 2, 4, 8, 16, 32])

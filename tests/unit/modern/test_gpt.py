@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention.fast.kv_cache import KVCache
-from attention.modern.gpt import GPT, CausalSelfAttention
+from attention.modern.causal_self_attention import CausalSelfAttention
+from attention.modern.gpt import GPT
 from attention.modern.linear_attention_layer import LinearAttentionPattern, LinearSelfAttention
 from attention.modern.sliding_window import SlidingWindowPattern
 
@@ -54,22 +54,6 @@ def test_a_later_token_changes_no_earlier_logit(changed, new_token):
     other[0, changed] = new_token
     with torch.no_grad():
         assert torch.equal(model(tokens)[:, :changed], model(other)[:, :changed])
-
-
-def test_attention_is_causal_sdpa_with_shared_key_value_heads():
-    """An independent reference: PyTorch's fused attention with is_causal and enable_gqa."""
-    torch.manual_seed(0)
-    layer = CausalSelfAttention(d_model=16, num_heads=4, num_kv_heads=2).double()
-    x = torch.randn(3, 7, 16, dtype=torch.float64)
-    q = layer.w_q(x).view(3, 7, 4, 4).transpose(1, 2)
-    k = layer.w_k(x).view(3, 7, 2, 4).transpose(1, 2)
-    v = layer.w_v(x).view(3, 7, 2, 4).transpose(1, 2)
-    heads = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-    reference = layer.w_o(heads.transpose(1, 2).reshape(3, 7, 16))
-    for need_weights in (True, False):
-        output, weights = layer(x, torch.arange(7), need_weights=need_weights)
-        torch.testing.assert_close(output, reference)
-    assert weights is None  # the fused path keeps no weights
 
 
 def test_weights_are_kept_per_block_and_are_causal():
@@ -207,25 +191,3 @@ def test_a_full_cache_is_named_before_any_block_appends():
     with pytest.raises(ValueError, match=r"cannot append 5 positions to caches\[0\], a KVCache holding 0 of its capacity 4"):
         model(torch.zeros(1, 5, dtype=torch.long), caches)
     assert [len(cache) for cache in caches] == [0, 0]
-
-
-def test_the_attention_layer_names_bad_input():
-    layer = CausalSelfAttention(16, 4, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(batch, positions, d_model=16\), got \(2, 5, 8\)"):
-        layer(torch.zeros(2, 5, 8), torch.arange(5))
-    with pytest.raises(ValueError, match=r"positions has 4 entries for the 5 positions of x"):
-        layer(torch.zeros(2, 5, 16), torch.arange(4))
-    with pytest.raises(TypeError, match=r"x must be floating point"):
-        layer(torch.zeros(2, 5, 16, dtype=torch.long), torch.arange(5))
-
-
-def test_a_bad_pattern_leaves_the_cache_as_it_was():
-    """The mask is made and checked before the new keys go into the cache."""
-    from attention.fast.kv_cache import KVCache
-
-    layer, cache = CausalSelfAttention(8, 2, 1), KVCache(1, 1, 8, 4)
-    for need_weights in (True, False):
-        with pytest.raises(TypeError, match="mask must be boolean"):
-            layer(torch.randn(1, 3, 8), torch.arange(3), cache=cache, need_weights=need_weights,
-                  pattern=lambda q, k: torch.ones(len(q), len(k)))
-        assert len(cache) == 0

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention.modern.gpt import GPT, CausalSelfAttention
+from attention.modern.causal_self_attention import CausalSelfAttention
+from attention.modern.gpt import GPT
 from attention.modern.sliding_window import (
     RollingKVCache,
     SlidingWindowPattern,
