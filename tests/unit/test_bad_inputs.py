@@ -447,7 +447,7 @@ def test_the_case_ids_are_unique():
 
 
 # Public names that take no input a reader could get wrong, or that are the inner
-# steps of a checked function (they trust their caller, as validation.py says).
+# steps of a checked function (they trust their caller, as attention.validation says).
 NOT_IN_THE_TABLE = {
     # data classes and results
     "Cost", "Version", "EvolutionRow", "TrainingLog", "Figure", "TileStep",
