@@ -9,6 +9,7 @@ kernels' environment and the code that runs them (this folder). Nothing here kno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
@@ -60,26 +61,40 @@ def source_notebook(chapter: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks: str) -> float:
+async def execute(chapter: Path, target: Path, workers: asyncio.Semaphore, forks: str,
+                  kernels: asyncio.Semaphore | None = None) -> float:
     """Write the chapter's download and its executed notebook `target`; return the run's seconds.
 
-    It runs once one of `workers` is free, in a fork from the server at `forks` ("": a
-    cold kernel). A cell that raises raises ChapterError, and writes no notebook."""
+    Its kernel, a fork from the server at `forks` ("": a cold kernel), starts once one of
+    `kernels` is free (None: at once), and its cells run once one of `workers` is. So a
+    kernel can get ready while other chapters run: jupyter_client calls a new kernel ready
+    only after its output has been quiet for 0.2 s, a wait that would otherwise leave a
+    core idle. A cell that raises raises ChapterError, and writes no notebook."""
     notebook = source_notebook(chapter)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, download_path(target))
+    started: list[float] = []
+
+    async def take_a_worker(notebook: nbformat.NotebookNode) -> None:  # the kernel is ready
+        await workers.acquire()
+        started.append(time.perf_counter())
+
+    def free_the_worker(notebook: nbformat.NotebookNode) -> None:  # the kernel has stopped
+        if started:
+            workers.release()
+
     client = NotebookClient(notebook, kernel_name="python3", timeout=600, shutdown_kernel="immediate",
                             coalesce_streams=True, kernel_manager_class=kernel_forks.KernelManager,
-                            resources={"metadata": {"path": str(chapter.parent)}})
-    async with workers:
-        start = time.perf_counter()
+                            resources={"metadata": {"path": str(chapter.parent)}},
+                            on_notebook_start=take_a_worker, on_notebook_complete=free_the_worker)
+    async with kernels or contextlib.nullcontext():
         try:
             await client.async_execute(env={**os.environ, **KERNEL_ENV, "BOOK_KERNEL_FORKS": forks})
         except CellExecutionError as error:
             number = next(n for n, cell in enumerate(notebook.cells, 1)
                           if any(out.output_type == "error" for out in cell.get("outputs", [])))
             raise ChapterError(f"{chapter.name}, cell {number} raised:\n{strip_ansi(str(error))}") from None
-        seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - started[0]
     partial = target.with_suffix(".partial")
     nbformat.write(notebook, partial)
     partial.replace(target)  # never a half-written notebook under the real name

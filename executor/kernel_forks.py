@@ -22,7 +22,8 @@ import socket
 import sys
 import threading
 
-PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel"]
+PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel",
+           "ipykernel.debugger"]  # the debugger too: every kernel makes one (debugpy, 0.06 s)
 # Imported while no kernel is asked for, so a kernel asked for early does not wait for them:
 # what many chapters load on first use (a torch optimizer's first step loads torch._dynamo,
 # 1.4 s; a first figure, its SVG backend and mathtext; an interactive figure, Altair). Never
@@ -119,11 +120,12 @@ def serve_forks() -> str:
 
 
 @functools.cache  # one per process: `mkdocs serve` loads the hooks again for every build, not this module
-def kernels_loop(workers: int) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
-    """The event loop the build drives its kernels from, in a thread of its own, and `workers` slots."""
+def kernels_loop(workers: int) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore]:
+    """The event loop the build drives its kernels from, in a thread of its own; `workers`
+    slots for chapters that run, and twice as many for live kernels (one getting ready for each)."""
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
-    return loop, asyncio.Semaphore(workers)
+    return loop, asyncio.Semaphore(workers), asyncio.Semaphore(2 * workers)
 
 
 class ForkedKernelManager(AsyncKernelManager):

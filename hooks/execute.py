@@ -3,7 +3,7 @@
 Each chapter page shows its executed notebook from `.cache/chapters/` (executor/chapters.py),
 and offers the chapter as a notebook to download. Chapters without their notebook run at
 the same time, `BOOK_BUILD_WORKERS` kernels (0 or unset: one per core), each a warm fork
-(executor/kernel_forks.py), while the other pages render; their pages render last, waiting
+(executor/kernel_forks.py) that gets ready before its turn, while the other pages render; their pages render last, waiting
 for them. A cell that raises fails the build, naming the chapter and cell, with its traceback.
 """
 
@@ -33,8 +33,8 @@ def is_chapter(file: File) -> bool:
     return file.src_uri.startswith("chapters/") and file.src_uri.endswith(".py")
 
 
-async def run(chapter: Path, target: Path, workers: asyncio.Semaphore, forks: str) -> None:
-    seconds = await chapters.execute(chapter, target, workers, forks)
+async def run(chapter: Path, target: Path, workers: asyncio.Semaphore, kernels: asyncio.Semaphore, forks: str) -> None:
+    seconds = await chapters.execute(chapter, target, workers, forks, kernels)
     log.info("Executed %s in %.1f s", chapter.name, seconds)
 
 
@@ -51,12 +51,12 @@ def on_files(files, config):
     executed = {file: chapters.executed_path(Path(file.abs_src_path), inputs) for file in pages if is_chapter(file)}
     downloads = {file: chapters.download_path(path) for file, path in executed.items()}
     _book_order[:] = pages
-    loop, workers = kernel_forks.kernels_loop(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
+    loop, workers, kernels = kernel_forks.kernels_loop(int(os.environ.get("BOOK_BUILD_WORKERS") or 0) or os.cpu_count() or 1)
     for file, path in executed.items():
         if not (path.exists() and downloads[file].exists()):  # it runs while the other pages render
             forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""
             _running[file.src_uri] = asyncio.run_coroutine_threadsafe(
-                run(Path(file.abs_src_path), path, workers, forks), loop)
+                run(Path(file.abs_src_path), path, workers, kernels, forks), loop)
             files.remove(file)
             files.append(file)  # its page renders last
         file.abs_src_path = str(path)  # the page shows the executed notebook

@@ -8,6 +8,7 @@ mkdocs.yml (plugins, hooks, options) and only the nav changed.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -116,6 +117,48 @@ def test_stage_one_runs_a_chapter_without_mkdocs(tmp_path):
                             cwd=book, capture_output=True, text=True, timeout=120)
     assert failed.returncode != 0 and "ChapterError: 01_tiny.py, cell 2 raised" in failed.stderr
     assert not (tmp_path / "failed.ipynb").exists()
+
+
+RUN_THREE = """
+import asyncio, json, sys
+from pathlib import Path
+from executor import chapters, kernel_forks
+forks = kernel_forks.serve_forks() if kernel_forks.AVAILABLE else ""
+
+async def main():
+    workers, kernels = asyncio.Semaphore(1), asyncio.Semaphore(2)
+    runs = [chapters.execute(Path(name), Path(name).with_suffix(".ipynb"), workers, forks, kernels)
+            for name in sys.argv[1:]]
+    await asyncio.gather(*runs)
+
+asyncio.run(main())
+print(json.dumps([json.loads(chapters.nbformat.read(Path(name).with_suffix(".ipynb"), as_version=4)
+                             .cells[-1].outputs[0]["text"]) for name in sys.argv[1:]]))
+"""
+TIMED_CHAPTER = """# %%
+import json, os, time
+start = time.time()
+time.sleep(0.4)
+# %%
+print(json.dumps([start, time.time(), os.getpid()]))
+"""
+
+
+def test_kernels_get_ready_ahead_but_chapters_run_one_per_worker(tmp_path):
+    """A kernel may start while another chapter runs, but never more chapters run at once than
+    there are workers (the timings that chapters print depend on it)."""
+    book = make_book(tmp_path, "\n# %%\nprint(1)\n")
+    names = []
+    for number in range(3):
+        names.append(str(book / f"timed_{number}.py"))
+        Path(names[-1]).write_text(TIMED_CHAPTER)
+    result = subprocess.run([sys.executable, "-c", RUN_THREE, *names], cwd=book, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted(json.loads(result.stdout.splitlines()[-1]))  # [start, end, kernel's pid] of each
+    assert len({pid for _, _, pid in runs}) == 3  # a kernel of its own for each chapter
+    for (_, end, _), (start, _, _) in zip(runs, runs[1:]):
+        assert end <= start, runs  # one at a time: the worker is taken before the first cell runs
 
 
 def test_a_chapter_that_exclude_docs_names_never_runs(tmp_path):
