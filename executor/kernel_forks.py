@@ -22,8 +22,7 @@ import socket
 import sys
 import threading
 
-PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel",
-           "ipykernel.debugger"]  # the debugger too: every kernel makes one (debugpy, 0.06 s)
+PRELOAD = ["numpy", "torch", "matplotlib.pyplot", "ipykernel.kernelapp", "ipykernel.ipkernel"]
 # Imported while no kernel is asked for, so a kernel asked for early does not wait for them:
 # what many chapters load on first use (a torch optimizer's first step loads torch._dynamo,
 # 1.4 s; a first figure, its SVG backend and mathtext; an interactive figure, Altair). Never
