@@ -54,28 +54,36 @@ def assert_returns(result, expected):
             assert [type(n) for n in result] == [type(n) for n in expected]
 
 
-def accepts(module: ModuleType, case) -> None:
-    """The rule returns the good value, converted as the table says."""
-    case_id, (positional, named), expected = case
-    assert_returns(getattr(module, case_id.split("/")[0])(*positional, **named), expected)
+def table_tests(module: ModuleType, good: list, bad: list) -> tuple:
+    """The three tests of a module's tables, for its test file to name at its top level:
+    each good case is returned converted as the table says; each bad case raises the
+    table's error with a message that matches its pattern; and each public rule of
+    `module` has good and bad cases, each case being of a rule there."""
+    def rule(case_id: str):
+        return getattr(module, case_id.split("/")[0])
 
+    @pytest.mark.parametrize("case", good, ids=[case[0] for case in good])
+    def test_accepts_a_good_value_and_returns_it_converted(case):
+        case_id, (positional, named), expected = case
+        assert_returns(rule(case_id)(*positional, **named), expected)
 
-def refuses(module: ModuleType, case) -> None:
-    """The rule raises the table's error, with a message that matches its pattern."""
-    case_id, (positional, named), error, pattern = case
-    with pytest.raises(Exception) as raised:
-        getattr(module, case_id.split("/")[0])(*positional, **named)
-    assert type(raised.value) is error, f"raised {type(raised.value).__name__}: {raised.value}"
-    assert raised.match(pattern)
+    @pytest.mark.parametrize("case", bad, ids=[case[0] for case in bad])
+    def test_refuses_a_bad_value_naming_the_argument(case):
+        case_id, (positional, named), error, pattern = case
+        with pytest.raises(Exception) as raised:
+            rule(case_id)(*positional, **named)
+        assert type(raised.value) is error, f"raised {type(raised.value).__name__}: {raised.value}"
+        assert raised.match(pattern)
 
+    def test_every_rule_has_good_and_bad_cases():
+        rules = {name for name, value in inspect.getmembers(module, inspect.isfunction)
+                 if not name.startswith("_") and value.__module__ == module.__name__}
+        for table in (good, bad):
+            ids = [case[0] for case in table]
+            assert len(ids) == len(set(ids)), "duplicate case ids"
+            used = {case_id.split("/")[0] for case_id in ids}
+            assert used <= rules, f"cases of no rule: {sorted(used - rules)}"
+            assert not rules - used, f"rules without a case: {sorted(rules - used)}"
 
-def covers_every_rule(module: ModuleType, good: list, bad: list) -> None:
-    """Each public rule of `module` has good and bad cases, and each case is of a rule there."""
-    rules = {name for name, value in inspect.getmembers(module, inspect.isfunction)
-             if not name.startswith("_") and value.__module__ == module.__name__}
-    for table in (good, bad):
-        ids = [case[0] for case in table]
-        assert len(ids) == len(set(ids)), "duplicate case ids"
-        used = {case_id.split("/")[0] for case_id in ids}
-        assert used <= rules, f"cases of no rule: {sorted(used - rules)}"
-        assert not rules - used, f"rules without a case: {sorted(rules - used)}"
+    return (test_accepts_a_good_value_and_returns_it_converted,
+            test_refuses_a_bad_value_naming_the_argument, test_every_rule_has_good_and_bad_cases)

@@ -4,11 +4,10 @@ returns, and what it refuses."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from attention.validation import arrays
-from unit.validation.rules import INF, NAN, accepts, args, bools, covers_every_rule, refuses
+from unit.validation.rules import INF, NAN, args, bools, table_tests
 
 GOOD = [
     ("as_float_array/float32-kept", args("x", np.ones(2, np.float32)), np.ones(2, np.float32)),
@@ -42,15 +41,5 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("case", GOOD, ids=[c[0] for c in GOOD])
-def test_accepts_a_good_value_and_returns_it_converted(case):
-    accepts(arrays, case)
-
-
-@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_refuses_a_bad_value_naming_the_argument(case):
-    refuses(arrays, case)
-
-
-def test_every_rule_has_good_and_bad_cases():
-    covers_every_rule(arrays, GOOD, BAD)
+(test_accepts_a_good_value_and_returns_it_converted, test_refuses_a_bad_value_naming_the_argument,
+ test_every_rule_has_good_and_bad_cases) = table_tests(arrays, GOOD, BAD)

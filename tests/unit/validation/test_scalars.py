@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from attention.validation import scalars
-from unit.validation.rules import GENERATOR, INF, NAN, SETTINGS, accepts, args, assert_returns, covers_every_rule, refuses
+from unit.validation.rules import GENERATOR, INF, NAN, SETTINGS, args, assert_returns, table_tests
 
 GOOD = [
     ("check_integer/int", args("n", 4), 4),
@@ -62,18 +62,8 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("case", GOOD, ids=[c[0] for c in GOOD])
-def test_accepts_a_good_value_and_returns_it_converted(case):
-    accepts(scalars, case)
-
-
-@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_refuses_a_bad_value_naming_the_argument(case):
-    refuses(scalars, case)
-
-
-def test_every_rule_has_good_and_bad_cases():
-    covers_every_rule(scalars, GOOD, BAD)
+(test_accepts_a_good_value_and_returns_it_converted, test_refuses_a_bad_value_naming_the_argument,
+ test_every_rule_has_good_and_bad_cases) = table_tests(scalars, GOOD, BAD)
 
 
 # ---- properties, with PyTorch (or Python) as the reference

@@ -4,12 +4,11 @@ returns, and what it refuses."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
 from attention.validation import tensors
-from unit.validation.rules import DROPOUT, F64, HALF, LONG, MASK, NO_TOKENS, TOKENS, WEIGHT, X, X64, accepts, args, bools, covers_every_rule, refuses, t
+from unit.validation.rules import DROPOUT, F64, HALF, LONG, MASK, NO_TOKENS, TOKENS, WEIGHT, X, X64, args, bools, t, table_tests
 
 GOOD = [
     ("check_float_tensor/float32", args("x", X), X),
@@ -60,15 +59,5 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("case", GOOD, ids=[c[0] for c in GOOD])
-def test_accepts_a_good_value_and_returns_it_converted(case):
-    accepts(tensors, case)
-
-
-@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_refuses_a_bad_value_naming_the_argument(case):
-    refuses(tensors, case)
-
-
-def test_every_rule_has_good_and_bad_cases():
-    covers_every_rule(tensors, GOOD, BAD)
+(test_accepts_a_good_value_and_returns_it_converted, test_refuses_a_bad_value_naming_the_argument,
+ test_every_rule_has_good_and_bad_cases) = table_tests(tensors, GOOD, BAD)
