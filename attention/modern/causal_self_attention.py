@@ -49,10 +49,9 @@ class CausalSelfAttention(GroupedQueryAttention):
         if not isinstance(scheme, PositionScheme):
             raise TypeError(f"scheme must be a PositionScheme, got {type(scheme).__name__}")
         need_weights = check_bool("need_weights", need_weights)
-        if cache is not None:
-            self.check_cache(cache, x.shape[0], x.shape[1])
         key_positions = positions  # the mask and bias come first: a bad one leaves the cache as it was
         if cache is not None:
+            self.check_cache(cache, x.shape[0], x.shape[1])
             key_positions = torch.cat([cached_positions(cache)[0].to(positions.device), positions])  # (Tk,)
         mask = check_pattern(pattern)(positions, key_positions)  # (Tq, Tk)
         bias = scheme.bias(positions, key_positions)  # (heads, Tq, Tk) or None

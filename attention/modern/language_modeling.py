@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from attention.modern.corpus import CharTokenizer, book_text
-from attention.validation import check_count, check_generator, check_module, check_positive, check_positive_real, check_probability
+from attention.validation import check_count, check_generator, check_module, check_positive
+from attention.validation import check_positive_real, check_probability
 from attention.transformer.training import Adam, warmup_then_decay
 
 
@@ -187,7 +188,8 @@ def train_language_model(
         >>> log.losses[0] > 1.5, log.losses[-1] < 0.1
         (True, True)
     """
-    check_module("model", model, "tokens -> logits")  # every check before the first step: a failed call leaves the model as it was
+    # Every check before the first step: a failed call leaves the model as it was.
+    check_module("model", model, "tokens -> logits")
     data, batch_size, length = _check_windows(data, batch_size, length, generator)
     steps, lr = check_count("steps", steps), check_positive_real("lr", lr)
     warmup, eval_every = check_positive("warmup", warmup), check_positive("eval_every", eval_every)

@@ -26,7 +26,7 @@ from torch import nn
 
 from attention.validation import check_count, check_model_input, check_positive, check_positive_real
 from attention.modern.causal_pattern import check_pattern
-from attention.modern.position_schemes import check_positions
+from attention.modern.position_schemes import check_input_positions
 from attention.modern.rotary import apply_rotary
 from attention.modern.score_bias import attend_with_bias, check_mask_and_bias
 from attention.validation import check_float_tensor
@@ -241,8 +241,7 @@ class MultiHeadLatentAttention(nn.Module):
         start = len(cache) if cache is not None else 0
         if positions is None:
             positions = torch.arange(start, start + x.shape[1], device=x.device)
-        if check_positions("positions", positions).shape[0] != x.shape[1]:
-            raise ValueError(f"positions has {positions.shape[0]} entries for the {x.shape[1]} positions of x")
+        check_input_positions(x, positions, self.d_model, self.w_dkv.weight)  # x again: cheap
         batch, T, _ = x.shape
         key_positions = positions  # the mask comes first: a bad one leaves the cache as it was
         if cache is not None:

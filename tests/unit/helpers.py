@@ -23,3 +23,16 @@ def randomise(module: nn.Module) -> nn.Module:
         for parameter in module.parameters():
             parameter.normal_(0.0, 0.3)
     return module
+
+
+def snapshot(cache) -> dict:
+    """Every attribute of a cache (tensors copied), to tell later whether a call changed it."""
+    return {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in vars(cache).items()}
+
+
+def unchanged(cache, before: dict) -> bool:
+    """Whether `cache` is as its `snapshot` was."""
+    now = snapshot(cache)
+    return now.keys() == before.keys() and all(
+        torch.equal(now[name], old) if isinstance(old, torch.Tensor) else now[name] == old
+        for name, old in before.items())

@@ -12,6 +12,7 @@ from attention.modern.causal_self_attention import CausalSelfAttention
 from attention.modern.gpt import GPT
 from attention.modern.linear_attention_layer import LinearAttentionPattern, LinearSelfAttention
 from attention.modern.sliding_window import SlidingWindowPattern
+from unit.helpers import snapshot, unchanged
 
 SCHEMES = ["learned", "sinusoidal", "rope", "alibi", "none"]
 
@@ -138,17 +139,6 @@ def test_bad_input_is_named_and_changes_no_cache():
 def test_the_default_pattern_is_causal():
     mask = make_model().pattern(torch.arange(4), torch.arange(4))
     assert torch.equal(mask, torch.ones(4, 4, dtype=torch.bool).tril())
-
-
-def snapshot(cache) -> dict:
-    return {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in vars(cache).items()}
-
-
-def unchanged(cache, before: dict) -> bool:
-    now = snapshot(cache)
-    return now.keys() == before.keys() and all(
-        torch.equal(now[name], old) if isinstance(old, torch.Tensor) else now[name] == old
-        for name, old in before.items())
 
 
 KINDS = {  # the model's options, for each kind of cache a block can hold

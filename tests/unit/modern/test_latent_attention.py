@@ -15,6 +15,7 @@ from attention.fast.kv_cache import KVCache
 from attention.modern.causal_pattern import CausalPattern, cached_positions
 from attention.modern.gpt import GPT
 from attention.modern.sliding_window import SlidingWindowPattern
+from unit.helpers import snapshot, unchanged
 from unit.references import float64_attention
 
 
@@ -233,14 +234,6 @@ def test_the_absorbed_form_gives_the_model_the_same_logits_and_text():
     assert torch.equal(absorbed.generate(prompt, 10), plain.generate(prompt, 10, use_cache=False))
 
 
-def latent_state(cache):
-    return len(cache), cache.latents.clone(), cache.rope_keys.clone()
-
-
-def same_state(a, b):
-    return a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
-
-
 @pytest.mark.parametrize("make_bad, error, words", [
     (lambda model, caches: (caches[:1] + [KVCache(1, 4, 8, 4, dtype=torch.float64)], 3), TypeError,
      r"caches\[1\] must be a LatentCache \(made by new_cache\), got KVCache"),
@@ -259,11 +252,11 @@ def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, error, words):
         full = model(tokens)
         caches = model.new_caches(1, 8)
         model(tokens[:, :3], caches)
-        before = [latent_state(cache) for cache in caches]
+        before = [snapshot(cache) for cache in caches]
         bad_caches, new = make_bad(model, caches)
         with pytest.raises(error, match=words):
             model(torch.zeros(1, new, dtype=torch.long), bad_caches)
-        assert all(same_state(latent_state(c), b) for c, b in zip(caches, before))
+        assert all(unchanged(cache, old) for cache, old in zip(caches, before))
         rest = model(tokens[:, 3:], caches)
     torch.testing.assert_close(rest, full[:, 3:], rtol=1e-10, atol=1e-10)
 
