@@ -138,6 +138,7 @@ def test_calligraphic_letters_become_unicode_and_fonts_are_generic():
     assert families <= set(GENERIC_FAMILIES) and {"sans-serif", "monospace"} <= families, families
 
 
+@pytest.mark.filterwarnings("ignore:Glyph 57344:UserWarning")  # matplotlib's: DejaVu Sans has no U+E000
 def test_a_private_use_character_is_refused_by_name():
     with matplotlib.rc_context(BOOK_RC):
         fig, ax = plt.subplots()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from attention.book.plotting import BOOK_RC, figure_to_svg, plot_attention_weights  # noqa: E402
-from attention.book.svg import svg_for_the_web  # noqa: E402
+from attention.book.svg import is_private_use, svg_for_the_web  # noqa: E402
 
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
@@ -59,3 +62,23 @@ def test_no_metadata_and_coordinates_to_a_hundredth():
 def test_only_the_ink_becomes_the_page_colour(ink):
     svg = f'<svg xmlns="http://www.w3.org/2000/svg"><path style="fill: {ink}; stroke: #3b82f6"/></svg>'
     assert 'style="fill: currentColor; stroke: #3b82f6"' in svg_for_the_web(svg, ink=ink)
+
+
+@given(st.characters(codec=None))
+def test_the_private_use_areas_are_e000_to_f8ff_and_planes_15_and_16(char):
+    code = ord(char)
+    assert is_private_use(char) == (0xE000 <= code <= 0xF8FF or 0xF0000 <= code <= 0x10FFFF)
+
+
+XML_CHARACTERS = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff")
+
+
+@given(st.text(XML_CHARACTERS, max_size=20))
+def test_a_text_is_refused_exactly_when_it_holds_a_private_use_character(text):
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg"><text>{escape(text)}</text></svg>'
+    private = sorted({f"U+{ord(c):04X}" for c in text if 0xE000 <= ord(c) <= 0xF8FF or ord(c) >= 0xF0000})
+    if private:
+        with pytest.raises(ValueError, match=", ".join(re.escape(code) for code in private)):
+            svg_for_the_web(svg, ink="#010203")
+    else:
+        assert svg_for_the_web(svg, ink="#010203")
