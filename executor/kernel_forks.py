@@ -57,8 +57,10 @@ def kernel(request: socket.socket) -> None:
     threading.Thread(target=lambda: request.recv(1) or os._exit(1), daemon=True).start()
     from ipykernel.kernelapp import IPKernelApp
 
-    # Its parent is the server, which ends with the build: the kernel ends with it too.
-    IPKernelApp.launch_instance(argv=["-f", connection_file, f"--IPKernelApp.parent_handle={os.getppid()}"])
+    # Its parent is the server, which ends with the build: the kernel ends with it too. No
+    # history: the chapters' cells stay out of the builder's IPython history database.
+    IPKernelApp.launch_instance(argv=["-f", connection_file, "--HistoryManager.enabled=False",
+                                      f"--IPKernelApp.parent_handle={os.getppid()}"])
 
 
 def serve(listener: socket.socket) -> None:

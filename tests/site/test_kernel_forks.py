@@ -71,6 +71,12 @@ def test_a_forked_kernel_sees_nothing_an_earlier_one_did():
     assert later.cells[0].outputs[0]["text"] == "False False\n"
 
 
+def test_a_forked_kernel_keeps_no_history():
+    """The chapters' cells stay out of the builder's IPython history database."""
+    notebook = run(["from IPython import get_ipython\nprint(get_ipython().history_manager.enabled)"], forked=True)
+    assert notebook.cells[0].outputs[0]["text"] == "False\n"
+
+
 def ends_within(pid: int, seconds: float = 10) -> bool:
     """Whether the process `pid` is gone within `seconds`."""
     deadline = time.monotonic() + seconds
