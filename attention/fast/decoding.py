@@ -139,11 +139,7 @@ class TinyLanguageModel(nn.Module):
         """
         num_tokens = check_count("num_tokens", num_tokens)
         use_cache = check_bool("use_cache", use_cache)
-        check_token_ids("prompt", prompt, self.token_embedding.num_embeddings)
-        if prompt.shape[1] == 0:
-            raise ValueError(
-                f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}"
-            )
+        check_token_ids("prompt", prompt, self.token_embedding.num_embeddings, min_positions=1)
         if prompt.shape[1] + num_tokens > self.max_len:
             raise ValueError(
                 f"a prompt of {prompt.shape[1]} and {num_tokens} new tokens "

@@ -247,8 +247,7 @@ class GPT(nn.Module):
                 temperature, or more positions than the position scheme has.
         """
         num_tokens = check_count("num_tokens", num_tokens)
-        if check_token_ids("prompt", prompt, self.vocab_size).shape[1] == 0:
-            raise ValueError(f"prompt must have shape (batch, positions >= 1), got {tuple(prompt.shape)}")
+        check_token_ids("prompt", prompt, self.vocab_size, min_positions=1)
         if not check_real("temperature", temperature) >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if generator is not None:

@@ -83,15 +83,17 @@ def check_features(name: str, x: object, size_name: str, size: int, weight: Any)
     return x
 
 
-def check_token_ids(name: str, tokens: object, vocab_size: int) -> Any:
-    """Return `tokens`, or raise unless it is an int64 `(batch, positions)` tensor of ids < vocab_size."""
+def check_token_ids(name: str, tokens: object, vocab_size: int, *, min_positions: int = 0) -> Any:
+    """Return `tokens`, or raise unless it is an int64 `(batch, positions)` tensor of ids < vocab_size,
+    with at least `min_positions` positions (1: a prompt, or a source a recurrent network reads)."""
     import torch
 
     if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
         kind = tokens.dtype if isinstance(tokens, torch.Tensor) else type(tokens).__name__
         raise TypeError(f"{name} must be an int64 torch.Tensor of token ids, got {kind}")
-    if tokens.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, positions), got {tuple(tokens.shape)}")
+    if tokens.ndim != 2 or tokens.shape[1] < min_positions:
+        positions = f"positions >= {min_positions}" if min_positions else "positions"
+        raise ValueError(f"{name} must have shape (batch, {positions}), got {tuple(tokens.shape)}")
     if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < vocab_size:
         raise ValueError(
             f"{name} ids must lie in [0, {vocab_size}), "

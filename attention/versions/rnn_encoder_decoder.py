@@ -22,25 +22,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attention.versions.additive import AdditiveAttention
-from attention.validation import check_float_tensor, check_integer, check_positive
+from attention.validation import check_float_tensor, check_integer, check_positive, check_token_ids
 
 
 def check_tokens(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
-    """Raise unless `tokens` is a `(batch, positions)` int64 tensor of ids in [0, vocab_size)."""
-    if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(tokens).__name__}")
-    if tokens.dtype != torch.long:
-        raise TypeError(f"{name} must hold int64 token ids, got dtype {tokens.dtype}")
-    if tokens.ndim != 2 or tokens.shape[1] == 0:
-        raise ValueError(
-            f"{name} must have shape (batch, positions >= 1), got {tuple(tokens.shape)}"
-        )
-    if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < vocab_size:
-        raise ValueError(
-            f"{name} ids must lie in [0, {vocab_size}), "
-            f"got ids from {int(tokens.min())} to {int(tokens.max())}"
-        )
-    return tokens
+    """Raise unless `tokens` is a `(batch, positions >= 1)` int64 tensor of ids in [0, vocab_size)."""
+    return check_token_ids(name, tokens, vocab_size, min_positions=1)  # a recurrent network reads one at least
 
 
 def source_lengths(source: torch.Tensor, pad_token: int) -> torch.Tensor:

@@ -23,6 +23,7 @@ GOOD = [
     ("check_features/3d", args("x", X, "d_model", 4, WEIGHT), X),
     ("check_token_ids/in-range", args("tokens", TOKENS, 20), TOKENS),
     ("check_token_ids/no-positions", args("tokens", NO_TOKENS, 20), NO_TOKENS),
+    ("check_token_ids/one-position-needed", args("prompt", TOKENS, 20, min_positions=1), TOKENS),
     ("check_dropout_module/none", args(None), None),
     ("check_dropout_module/dropout", args(DROPOUT), None),
 ]
@@ -52,6 +53,7 @@ BAD = [
     ("check_token_ids/negative", args("source", torch.tensor([[-1, 3]]), 20), ValueError, r"source ids must lie in \[0, 20\), got ids from -1 to 3"),
     ("check_token_ids/int32", args("tokens", t(1, 2, dtype=torch.int32), 20), TypeError, r"tokens must be an int64 torch\.Tensor of token ids, got torch\.int32"),
     ("check_token_ids/1d", args("tokens", torch.tensor([1, 2]), 20), ValueError, r"tokens must have shape \(batch, positions\), got \(2,\)"),
+    ("check_token_ids/no-positions", args("prompt", NO_TOKENS, 20, min_positions=1), ValueError, r"prompt must have shape \(batch, positions >= 1\), got \(\d+, 0\)"),
     ("check_module/class", args("model", nn.Linear, "tokens -> logits"), TypeError, r"model must be an nn\.Module \(tokens -> logits\), got type"),
     ("check_module/function", args("attention", lambda layer: None, "one layer's attention"), TypeError, r"attention must be an nn\.Module \(one layer's attention\), got function"),
     ("check_dropout_module/class", args(nn.Dropout), TypeError, r"dropout must be a module .*got type"),
