@@ -111,6 +111,11 @@ def check_same_batch(**shapes: Shape) -> int:
     the batch, as `nn.MultiheadAttention` does not: a size-1 batch against a
     size-3 one is more often a mistake than a wish.
     """
+    if not shapes:
+        raise TypeError("check_same_batch needs at least one named shape")
+    for name, shape in shapes.items():
+        if len(shape) == 0:
+            raise ValueError(f"{name} has no batch dim: shape ()")
     sizes = {name: shape[0] for name, shape in shapes.items()}
     if len(set(sizes.values())) > 1:
         named = ", ".join(f"{name} shape {tuple(shapes[name])}" for name in shapes)

@@ -61,6 +61,8 @@ BAD = [
     ("check_attention_shapes/value-batch", args((2, 5, 8), (2, 7, 8), (3, 7, 3)), ValueError, r"query \(2,\), key \(2,\), value \(3,\)"),
     ("check_same_batch/differ", args(query=(1, 4, 5, 4), key=(2, 2, 7, 4)), ValueError, r"batch sizes differ: query shape \(1, 4, 5, 4\), key shape \(2, 2, 7, 4\)"),
     ("check_same_batch/one-does-not-broadcast", args(x=(1, 3, 8), memory=(3, 5, 8)), ValueError, r"x shape \(1, 3, 8\), memory shape \(3, 5, 8\)"),
+    ("check_same_batch/nothing", args(), TypeError, r"check_same_batch needs at least one named shape"),
+    ("check_same_batch/scalar", args(x=(2, 3), memory=()), ValueError, r"memory has no batch dim: shape \(\)"),
     ("check_mask/float", args((2, 3), np.dtype("float32"), False, (2, 3)), TypeError, r"mask must be boolean .*got dtype float32"),
     ("check_mask/shape", args((3, 2), torch.bool, True, (2, 3)), ValueError, r"mask of shape \(3, 2\) does not broadcast to the scores of shape \(2, 3\)"),
     ("check_mask/extra-dims", args((1, 2, 3), torch.bool, True, (2, 3)), ValueError, r"mask of shape \(1, 2, 3\) .*scores of shape \(2, 3\)"),
