@@ -27,7 +27,8 @@ from attention.validation import (
     check_same_dtype,
 )
 from attention.versions.masks import causal_mask
-from attention.versions.multi_head import AttentionHeads, attend_heads, mask_for_heads
+from attention.versions.head_attention import attend_heads, mask_for_heads
+from attention.versions.multi_head import AttentionHeads
 
 
 def grouped_query_attention(

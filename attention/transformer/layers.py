@@ -33,7 +33,8 @@ from attention.validation import (
     check_probability,
     check_same_batch,
 )
-from attention.versions.multi_head import MultiHeadAttention, mask_for_heads
+from attention.versions.head_attention import mask_for_heads
+from attention.versions.multi_head import MultiHeadAttention
 
 
 class FeedForward(nn.Module):

@@ -22,7 +22,7 @@ from attention.validation import (
     check_positive,
     check_same_batch,
 )
-from attention.versions.multi_head import mask_for_heads
+from attention.versions.head_attention import mask_for_heads
 
 
 class Transformer(nn.Module):

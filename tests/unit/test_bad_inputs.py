@@ -469,7 +469,7 @@ MODULES = part_v.MODULES + [
     "foundations.softmax", "foundations.kernel_regression",
     "versions.additive", "versions.scaled_dot_product", "versions.numpy_attention",
     "versions.masks", "versions.cross_attention", "versions.self_attention",
-    "versions.multi_head", "versions.overview", "versions.rnn_encoder_decoder",
+    "versions.head_attention", "versions.multi_head", "versions.overview", "versions.rnn_encoder_decoder",
     "transformer.positional_encoding", "transformer.layers", "transformer.stack",
     "transformer.seq2seq", "transformer.tasks", "transformer.training",
     "transformer.encoder_models", "transformer.vision_transformer", "transformer.shape_images",
