@@ -3,8 +3,9 @@
 Each chapter page shows its executed notebook from `.cache/chapters/` (executor/chapters.py),
 and offers the chapter as a notebook to download. Chapters without their notebook run at
 the same time, `BOOK_BUILD_WORKERS` kernels (0 or unset: one per core), each a warm fork
-(executor/kernel_forks.py) that gets ready before its turn, while the other pages render; their pages render last, waiting
-for them. A cell that raises fails the build, naming the chapter and cell, with its traceback.
+(executor/kernel_forks.py) made ready before its turn, while the other pages render; their
+pages render last, waiting for them. A cell that raises fails the build, naming the chapter
+and cell, with its traceback.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def is_chapter(file: File) -> bool:
     return file.src_uri.startswith("chapters/") and file.src_uri.endswith(".py")
 
 
-async def run(chapter: Path, target: Path, workers: asyncio.Semaphore, kernels: asyncio.Semaphore, forks: str) -> None:
+async def run(chapter: Path, target: Path, workers: asyncio.Semaphore, kernels: asyncio.Semaphore,
+              forks: str) -> None:
     seconds = await chapters.execute(chapter, target, workers, forks, kernels)
     log.info("Executed %s in %.1f s", chapter.name, seconds)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attention.validation import check_divides, check_model_input, check_module_dtype
+from attention.validation import check_divides, check_model_input
 from attention.validation import check_positive, check_real
 from attention.transformer.positional_encoding import frequencies, sinusoidal_encoding
 
@@ -99,8 +99,7 @@ class LearnedPositions(PositionScheme):
         self.table = nn.Embedding(self.max_len, check_positive("d_model", d_model))
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        check_input_positions(x, positions, self.table.embedding_dim)
-        check_module_dtype("x", x, self.table.weight)
+        check_input_positions(x, positions, self.table.embedding_dim, self.table.weight)
         if positions.numel() and int(positions.max()) >= self.max_len:
             raise ValueError(
                 f"position {int(positions.max())} has no learned vector: "

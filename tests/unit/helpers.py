@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -36,3 +37,19 @@ def unchanged(cache, before: dict) -> bool:
     return now.keys() == before.keys() and all(
         torch.equal(now[name], old) if isinstance(old, torch.Tensor) else now[name] == old
         for name, old in before.items())
+
+
+def assert_a_failed_call_keeps_the_caches(model, tokens, capacity: int, failing_call, error, words: str,
+                                          tolerance: float) -> None:
+    """Fill `model`'s caches with the first 3 tokens; `failing_call(caches)` must raise `error`
+    matching `words` and change no cache, which then decodes the rest as one full pass does."""
+    with torch.no_grad():
+        full = model(tokens)
+        caches = model.new_caches(tokens.shape[0], capacity)
+        model(tokens[:, :3], caches)
+        before = [snapshot(cache) for cache in caches]
+        with pytest.raises(error, match=words):
+            failing_call(caches)
+        assert all(unchanged(cache, old) for cache, old in zip(caches, before))
+        rest = model(tokens[:, 3:], caches)
+    torch.testing.assert_close(rest, full[:, 3:], rtol=tolerance, atol=tolerance)

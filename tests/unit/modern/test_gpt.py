@@ -12,7 +12,7 @@ from attention.modern.causal_self_attention import CausalSelfAttention
 from attention.modern.gpt import GPT
 from attention.modern.linear_attention_layer import LinearAttentionPattern, LinearSelfAttention
 from attention.modern.sliding_window import SlidingWindowPattern
-from unit.helpers import snapshot, unchanged
+from unit.helpers import assert_a_failed_call_keeps_the_caches
 
 SCHEMES = ["learned", "sinusoidal", "rope", "alibi", "none"]
 
@@ -163,16 +163,9 @@ def test_a_bad_cache_in_a_later_block_changes_no_cache(kind, make_bad, error, wo
     """Every block's cache is checked before the first block appends to its own."""
     model = make_model(**KINDS[kind])
     tokens = torch.randint(11, (1, 8), generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        full = model(tokens)
-        caches = model.new_caches(1, 32)
-        model(tokens[:, :3], caches)
-        before = [snapshot(cache) for cache in caches]
-        with pytest.raises(error, match=words):
-            model(tokens[:, 3:4], [caches[0], make_bad(model, caches)])
-        assert all(unchanged(cache, old) for cache, old in zip(caches, before))
-        rest = model(tokens[:, 3:], caches)
-    torch.testing.assert_close(rest, full[:, 3:], rtol=1e-5, atol=1e-5)
+    assert_a_failed_call_keeps_the_caches(
+        model, tokens, 32, lambda caches: model(tokens[:, 3:4], [caches[0], make_bad(model, caches)]),
+        error, words, tolerance=1e-5)
 
 
 def test_a_full_cache_is_named_before_any_block_appends():

@@ -15,7 +15,7 @@ from attention.fast.kv_cache import KVCache
 from attention.modern.causal_pattern import CausalPattern, cached_positions
 from attention.modern.gpt import GPT
 from attention.modern.sliding_window import SlidingWindowPattern
-from unit.helpers import snapshot, unchanged
+from unit.helpers import assert_a_failed_call_keeps_the_caches, snapshot, unchanged
 from unit.references import float64_attention
 
 
@@ -107,15 +107,14 @@ def test_a_failed_call_leaves_the_cache_unchanged():
     mla = MultiHeadLatentAttention(8, 2, 4, 3, 2)
     cache = mla.new_cache(1, 4)
     mla(torch.randn(1, 3, 8), cache=cache)
-    before = cache.latents.clone(), cache.rope_keys.clone(), len(cache)
+    before = snapshot(cache)
     with pytest.raises(ValueError, match="capacity 4"):
         mla(torch.randn(1, 2, 8), cache=cache)
     with pytest.raises(ValueError, match=r"d_model=8"):
         mla(torch.randn(1, 1, 7), cache=cache)
     with pytest.raises(ValueError, match="batch=1"):
         mla(torch.randn(2, 1, 8), cache=cache)
-    assert torch.equal(cache.latents, before[0]) and torch.equal(cache.rope_keys, before[1])
-    assert len(cache) == before[2]
+    assert unchanged(cache, before)  # latents, rope keys and length
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -248,17 +247,12 @@ def test_the_absorbed_form_gives_the_model_the_same_logits_and_text():
 def test_a_bad_cache_is_named_and_no_cache_changes(make_bad, error, words):
     model = mla_gpt()
     tokens = torch.randint(11, (1, 8), generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        full = model(tokens)
-        caches = model.new_caches(1, 8)
-        model(tokens[:, :3], caches)
-        before = [snapshot(cache) for cache in caches]
+
+    def failing_call(caches):
         bad_caches, new = make_bad(model, caches)
-        with pytest.raises(error, match=words):
-            model(torch.zeros(1, new, dtype=torch.long), bad_caches)
-        assert all(unchanged(cache, old) for cache, old in zip(caches, before))
-        rest = model(tokens[:, 3:], caches)
-    torch.testing.assert_close(rest, full[:, 3:], rtol=1e-10, atol=1e-10)
+        model(torch.zeros(1, new, dtype=torch.long), bad_caches)
+
+    assert_a_failed_call_keeps_the_caches(model, tokens, 8, failing_call, error, words, tolerance=1e-10)
 
 
 def test_the_layer_refuses_a_cache_of_another_kind():
